@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# dev.sh — the two newcomer commands of mailhops (see README.md).
+#
+#   ./dev.sh lab    set up .venv and open the lessons in JupyterLab on 127.0.0.1
+#   ./dev.sh test   set up .venv (with the test extras) and run the whole test suite
+#
+# Both create an isolated virtual environment in .venv (git-ignored), install mailhops into it
+# in editable mode, and install the Debian packages the lessons need when they are missing
+# (graphviz for the diagrams, fonts-liberation for their fonts; chromium for the browser test).
+# Environment: PYTHON (default python3) chooses the interpreter (3.10 or newer).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+PYTHON=${PYTHON:-python3}
+
+say() { printf '[dev.sh] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+usage() {
+    cat >&2 <<'EOF'
+usage: ./dev.sh lab     install, then open notebooks/00-start-here.ipynb in JupyterLab on 127.0.0.1
+       ./dev.sh test    install, then run the whole test suite (extra arguments go to pytest)
+EOF
+    exit 2
+}
+
+# ---------------------------------------------------------------- Debian packages
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else return 1
+    fi
+}
+
+apt_install_missing() {  # apt_install_missing MODE
+    local mode=$1 missing=()
+    "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+    command -v dot >/dev/null || missing+=(graphviz)
+    if command -v dpkg >/dev/null && ! dpkg -s fonts-liberation >/dev/null 2>&1; then
+        missing+=(fonts-liberation)
+    fi
+    if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then
+        missing+=(chromium)
+    fi
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null; then
+        say "please install: ${missing[*]} (no apt-get here; see README.md for macOS, Windows and conda)"
+        return 0
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+        || ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; then
+        say "could not install ${missing[*]} with apt-get (not root and no sudo?); continuing without them"
+    fi
+}
+
+# ---------------------------------------------------------------- virtual environment
+setup_venv() {  # setup_venv EXTRAS   (EXTRAS: "" or "[test]")
+    local extras=$1 stamp="$VENV/.mailhops-installed" want
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+        || die "mailhops needs Python 3.10 or newer; $PYTHON is $("$PYTHON" --version 2>&1)"
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating the virtual environment $VENV"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    # Reinstall only when pyproject.toml (the dependency list) or the extras changed.
+    want="$(cksum < pyproject.toml) $extras"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    say "installing mailhops$extras into $VENV (editable)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".$extras"
+    printf '%s' "$want" > "$stamp"
+}
+
+# ---------------------------------------------------------------- development corpus
+get_corpus() {
+    local out=tests/data/corpus script=../shared/corpus/get_dev_corpus.sh
+    [ -f "$out/MANIFEST.tsv" ] && return 0
+    if [ ! -f "$script" ]; then
+        say "no $script beside the repository: corpus tests will be skipped"
+        return 0
+    fi
+    say "downloading the development corpus of real messages into $out (about a minute)"
+    if ! PYTHON="$VENV/bin/python" bash "$script" "$out" >&2; then
+        say "the corpus download failed: corpus tests will be skipped"
+        rm -rf "$out"
+    fi
+}
+
+# ---------------------------------------------------------------- commands
+cmd_lab() {
+    apt_install_missing lab
+    # With test extras already installed keep them (a pip install without them would be a no-op anyway).
+    if [ -f "$VENV/.mailhops-installed" ] && grep -q '\[test\]' "$VENV/.mailhops-installed"; then
+        setup_venv "[test]"
+    else
+        setup_venv ""
+    fi
+    local start=notebooks/00-start-here.ipynb args=(--ip 127.0.0.1)
+    [ -f "$start" ] || start=notebooks
+    [ "$(id -u)" -eq 0 ] && args+=(--allow-root)
+    say "starting JupyterLab on 127.0.0.1 (Ctrl-C to stop)"
+    exec "$VENV/bin/jupyter" lab "${args[@]}" "$@" "$start"
+}
+
+cmd_test() {
+    apt_install_missing test
+    setup_venv "[test]"
+    get_corpus
+    local rc=0
+    # pytest's configuration (pyproject.toml) collects the doctests in mailhops/, tests/ and,
+    # with nbmake, every notebook in notebooks/.
+    "$VENV/bin/python" -m pytest "$@" || rc=$?
+    if [ "$rc" -eq 5 ]; then
+        say "WARNING: pytest collected no tests (exit 5); nothing was checked"
+        rc=0
+    fi
+    return "$rc"
+}
+
+case "${1:-}" in
+    lab) shift; cmd_lab "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    *) usage ;;
+esac
