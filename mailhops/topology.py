@@ -118,6 +118,20 @@ class Server:
     tz_minutes: int = 0
     label: str | None = None
     ipv6: str | None = None
+    helo: str | None = None
+    rdns: str | None = None
+
+    @property
+    def helo_name(self) -> str:
+        """What the server says after EHLO/HELO/LHLO (its host name unless set otherwise)."""
+        return self.helo or self.name
+
+    @property
+    def reverse_name(self) -> str | None:
+        """The PTR name of its IP address (its own name unless set; ``""`` means no PTR record)."""
+        if self.rdns == "":
+            return None
+        return self.rdns or self.name
 
     def __repr__(self) -> str:
         return f"Server({self.name!r}, role={self.role!r})"

@@ -1,0 +1,320 @@
+"""Named, documented topologies for every situation the lessons cover.
+
+>>> names()[:3]
+['three-hops', 'webmail', 'mx-fallback']
+>>> print(get("deferred").summary)
+Every MX of the recipient is down: the message waits in the sender's queue (4xx, retried later).
+>>> run("unknown-user").outcome.status
+'5.1.1'
+
+Addresses and IPs come from the ranges reserved for documentation (example.org/.net/.com, RFC 2606;
+192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, RFC 5737), so no lesson ever points at a real host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import UnknownScenarioError
+from .journey import Journey
+from .topology import Topology
+
+SPAM_SUBJECT = "YOU HAVE WON A PRIZE"
+SPAM_BODY = (
+    "Dear friend,\n\nCongratulations, you are the winner of our international lottery!\n"
+    "Claim now at http://www.prize-claim.example/claim and send your bank account details.\n"
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named situation: ``build()`` returns a fresh :class:`Topology`; ``sender`` writes to ``recipient``."""
+
+    name: str
+    summary: str
+    description: str
+    builder: Callable[[], Topology]
+    sender: str = "alice@example.org"
+    recipient: str = "bob@example.net"
+    subject: str = "Lunch on Friday?"
+    body: str = "Hi Bob,\n\nshall we have lunch on Friday?\n\nAlice\n"
+    expected: str = "delivered"
+    expected_status: str = "2.0.0"
+
+    def build(self) -> Topology:
+        topo = self.builder()
+        topo.name = self.name
+        topo.description = self.description
+        return topo
+
+    def run(self, *, seed: int = 0, topology: Topology | None = None, recipient: str | None = None) -> Journey:
+        """Send this scenario's message (through ``topology`` if given, e.g. one a widget changed)."""
+        from .simulate import send
+
+        journey = send(topology or self.build(), self.sender, recipient or self.recipient, subject=self.subject,
+                       body=self.body, seed=seed)
+        journey.scenario = self.name
+        return journey
+
+
+# ---------------------------------------------------------------------------------------------- #
+# building blocks
+
+
+def _sender_side(t: Topology, *, webmail: bool = False) -> None:
+    """example.org: Alice's laptop, her provider's submission server (also its MX) and her mailbox."""
+    t.add_domain("example.org")
+    t.add_server("laptop.example.org", "client", "203.0.113.45", domain="example.org", helo="[192.168.1.23]",
+                 rdns="host-203-0-113-45.isp.example", tz_minutes=60, label="Alice's laptop (Thunderbird)")
+    if webmail:
+        t.add_server("webmail.example.org", "webmail", "192.0.2.80", domain="example.org", tz_minutes=60,
+                     label="webmail (Roundcube)")
+    t.add_server("smtp.example.org", "submission", "192.0.2.25", domain="example.org", mx_preference=10,
+                 tz_minutes=60, label="submission + MX (Postfix)")
+    t.add_server("imap.example.org", "mailbox", "192.0.2.143", domain="example.org", mta="dovecot", tls=False,
+                 tz_minutes=60, label="Alice's mailbox (Dovecot)")
+    if webmail:
+        t.link("laptop.example.org", "webmail.example.org")
+        t.link("webmail.example.org", "smtp.example.org")
+    else:
+        t.link("laptop.example.org", "smtp.example.org")
+    t.link("smtp.example.org", "imap.example.org")
+    t.add_user("alice@example.org", client="laptop.example.org", mailbox="imap.example.org", name="Alice Example")
+
+
+def _recipient_side(t: Topology, *, mxs: tuple[tuple[str, int, bool], ...] = (("mx.example.net", 10, True),),
+                    chain: tuple[tuple[str, str, dict], ...] = (), mta: str = "postfix") -> None:
+    """example.net: MX(s), an optional chain of internal servers, and Bob's mailbox."""
+    t.add_domain("example.net")
+    for i, (name, pref, up) in enumerate(mxs):
+        t.add_server(name, "mx", f"198.51.100.{25 + i}", domain="example.net", mx_preference=pref, up=up, mta=mta,
+                     tz_minutes=-300)
+    previous = [name for name, _, _ in mxs]
+    for j, (name, role, settings) in enumerate(chain):
+        t.add_server(name, role, f"198.51.100.{60 + j}", domain="example.net", tz_minutes=-300, tls=False, **settings)
+        for p in previous:
+            t.link(p, name)
+        previous = [name]
+    t.add_server("imap.example.net", "mailbox", "198.51.100.143", domain="example.net", mta="dovecot", tls=False,
+                 tz_minutes=-300, label="Bob's mailbox (Dovecot)")
+    for p in previous:
+        t.link(p, "imap.example.net")
+    t.add_user("bob@example.net", mailbox="imap.example.net", name="Bob Example")
+
+
+# ---------------------------------------------------------------------------------------------- #
+# the scenarios
+
+
+def _three_hops() -> Topology:
+    t = Topology()
+    _sender_side(t)
+    _recipient_side(t)
+    return t
+
+
+def _webmail() -> Topology:
+    t = Topology()
+    _sender_side(t, webmail=True)
+    _recipient_side(t)
+    return t
+
+
+def _mx_fallback() -> Topology:
+    t = Topology()
+    _sender_side(t)
+    _recipient_side(t, mxs=(("mx1.example.net", 10, False), ("mx2.example.net", 20, True)))
+    return t
+
+
+def _deferred() -> Topology:
+    t = Topology()
+    _sender_side(t)
+    _recipient_side(t, mxs=(("mx1.example.net", 10, False), ("mx2.example.net", 20, False)))
+    return t
+
+
+def _spam_rejected() -> Topology:
+    t = Topology()
+    _sender_side(t)
+    _recipient_side(t)
+    mx = t.server("mx.example.net")
+    mx.spam_threshold, mx.spam_action = 5.0, "reject"
+    return t
+
+
+def _spam_filter(action: str) -> Callable[[], Topology]:
+    def build() -> Topology:
+        t = Topology()
+        if action == "bounce":
+            _forged_sender_side(t)
+        else:
+            _sender_side(t)
+        _recipient_side(t, chain=(("spamfilter.example.net", "filter",
+                                   {"spam_threshold": 5.0, "spam_action": action, "label": "SpamAssassin (amavis)"}),))
+        return t
+
+    return build
+
+
+def _forged_sender_side(t: Topology) -> None:
+    """A spammer's bot sends through the spammer's own server, forging Alice's address as the sender."""
+    _sender_side(t)
+    t.add_domain("example.com")
+    t.add_server("bot.example.com", "client", "203.0.113.66", domain="example.com", helo="bot.example.com",
+                 rdns="", label="infected PC (spam bot)")
+    t.add_server("mail.example.com", "relay", "203.0.113.99", domain="example.com", mta="exim",
+                 label="the spammer's server (Exim)")
+    t.link("bot.example.com", "mail.example.com")
+    t.users["alice@example.org"].client = "bot.example.com"
+
+
+def _unknown_user() -> Topology:
+    return _three_hops()
+
+
+def _forwarding() -> Topology:
+    t = Topology()
+    _sender_side(t)
+    _recipient_side(t)
+    t.add_domain("alumni.example.edu")
+    t.add_server("mx.alumni.example.edu", "forwarder", "198.51.100.200", domain="alumni.example.edu",
+                 mx_preference=10, tz_minutes=0, label="alumni forwarding service")
+    t.add_user("bob@alumni.example.edu", forward_to="bob@example.net")
+    return t
+
+
+def _forwarding_loop() -> Topology:
+    t = Topology()
+    _sender_side(t)
+    t.add_domain("example.com")
+    t.add_domain("example.edu")
+    t.add_server("fwd.example.com", "forwarder", "203.0.113.10", domain="example.com", mx_preference=10,
+                 label="forwarder A (Postfix)")
+    t.add_server("fwd.example.edu", "forwarder", "198.51.100.210", domain="example.edu", mx_preference=10,
+                 tz_minutes=-300, label="forwarder B (Postfix)")
+    t.add_user("carol@example.com", forward_to="carol@example.edu")
+    t.add_user("carol@example.edu", forward_to="carol@example.com")
+    return t
+
+
+def _enterprise() -> Topology:
+    t = Topology()
+    _sender_side(t)
+    _recipient_side(t, chain=(
+        ("spamfilter.example.net", "filter", {"spam_threshold": 5.0, "spam_action": "junk", "label": "anti-spam"}),
+        ("av.example.net", "antivirus", {"label": "anti-virus (ClamSMTP)"}),
+        ("archive.example.net", "archive", {"label": "archiving (journal copy)"}),
+        ("lists.example.net", "alias", {"label": "alias / list expander"}),
+        ("hub.example.net", "router", {"mta": "exchange", "label": "internal router (Exchange hub)"}),
+    ))
+    t.add_alias("sales@example.net", "bob@example.net")
+    return t
+
+
+def _migration() -> Topology:
+    t = Topology()
+    _sender_side(t)
+    _recipient_side(t, chain=(("hub.example.net", "router", {"mta": "exchange", "label": "router (knows who moved)"}),))
+    t.add_server("mbx2016.example.net", "mailbox", "198.51.100.116", domain="example.net", mta="dovecot", tls=False,
+                 tz_minutes=-300, label="old mailbox server (2016 generation)")
+    t.link("hub.example.net", "mbx2016.example.net")
+    t.add_user("carol@example.net", mailbox="mbx2016.example.net", name="Carol (not migrated yet)")
+    return t
+
+
+_SCENARIOS: list[Scenario] = [
+    Scenario("three-hops", "Alice's laptop -> her submission server -> Bob's MX -> Bob's mailbox.",
+             "The everyday path. Alice's mail program cannot deliver to Bob's mailbox itself: it hands the message "
+             "to her provider's submission server (port 587, logged in), which looks up the MX record of example.net "
+             "in DNS and delivers to that server over SMTP; Bob's MX passes it to the mailbox server over LMTP. "
+             "Each server that accepts the message adds a Received header on top.",
+             _three_hops),
+    Scenario("webmail", "Alice writes in her browser: HTTP to webmail, then SMTP like any client.",
+             "With webmail the first hop is not SMTP at all: the browser sends the message over HTTPS to the webmail "
+             "application, which writes a Received line 'with HTTP' and then submits the message over SMTP like a "
+             "desktop mail program would. From there the path is the usual one.",
+             _webmail),
+    Scenario("mx-fallback", "Bob's primary MX (preference 10) is down; the backup MX (20) takes the message.",
+             "example.net publishes two MX records. Alice's server tries the lowest preference first, gets no "
+             "connection, and moves on to the next MX, as RFC 5321 section 5.1 requires. The failed attempt leaves no "
+             "Received header: only servers that accept a message write one.",
+             _mx_fallback),
+    Scenario("spam-rejected", "Bob's MX scores the message as spam and refuses it during SMTP; Alice's server bounces it.",
+             "The MX runs its spam check while the sender is still connected and answers the end of DATA with a 5xx "
+             "refusal. It never takes responsibility for the message, so the sending server - Alice's own - writes "
+             "the bounce. Nobody else receives a bounce, even if the sender address was forged.",
+             _spam_rejected, subject=SPAM_SUBJECT, body=SPAM_BODY, expected="rejected", expected_status="5.7.1"),
+    Scenario("spam-accept-then-bounce", "A filter accepts a spam, then bounces it to the forged sender (backscatter).",
+             "A spam bot sends a message that claims to come from alice@example.org. Bob's MX accepts it and hands it "
+             "to a filter, which only then decides it is spam and bounces it to the envelope sender. That sender was "
+             "forged: the bounce lands in Alice's mailbox although she never wrote anything. This is backscatter, and "
+             "why filters should reject during SMTP instead.",
+             _spam_filter("bounce"), subject=SPAM_SUBJECT, body=SPAM_BODY, expected="bounced", expected_status="5.7.1"),
+    Scenario("spam-dropped", "A filter accepts a spam and silently discards it: no bounce, no delivery.",
+             "The filter answers 250 OK, so the sender believes the message arrived, and then throws it away. Nothing "
+             "reaches Bob and nobody is told. Quiet, but a wrongly dropped real message vanishes without a trace.",
+             _spam_filter("drop"), subject=SPAM_SUBJECT, body=SPAM_BODY, expected="dropped", expected_status="2.0.0"),
+    Scenario("spam-to-junk", "A filter marks the spam (X-Spam-Flag: YES); the mailbox files it into Junk.",
+             "The filter adds SpamAssassin's X-Spam-Status and X-Spam-Flag headers and passes the message on. The "
+             "mailbox server's filter rule (Sieve) sees the flag and files the message into Bob's Junk folder "
+             "instead of his inbox.",
+             _spam_filter("junk"), subject=SPAM_SUBJECT, body=SPAM_BODY, expected="junk", expected_status="2.0.0"),
+    Scenario("unknown-user", "Alice mistypes Bob's address; his MX refuses it at RCPT (550 5.1.1).",
+             "Bob's MX knows its users. When Alice's server says RCPT TO:<bbo@example.net> it answers 550 5.1.1 "
+             "(bad destination mailbox address) before any message text is sent. Alice's server writes the bounce "
+             "and delivers it to Alice's mailbox.",
+             _unknown_user, recipient="bbo@example.net", expected="rejected", expected_status="5.1.1"),
+    Scenario("forwarding", "Alice writes to Bob's old alumni address; the alumni service forwards it.",
+             "bob@alumni.example.edu is only a forwarding address. The alumni server accepts the message, rewrites the "
+             "envelope recipient to bob@example.net, looks up that domain's MX and sends it on. The message gains "
+             "a hop, and the forwarder's Received line shows the original recipient.",
+             _forwarding, recipient="bob@alumni.example.edu"),
+    Scenario("forwarding-loop", "Two forwarders point at each other until a server says 'too many hops'.",
+             "carol@example.com forwards to carol@example.edu, which forwards back to carol@example.com. Each pass "
+             "adds a Received header. When the count reaches Postfix's hopcount_limit (50), the next server refuses "
+             "the message with 554 5.4.0 'Error: too many hops' and the previous one bounces it to Alice.",
+             _forwarding_loop, recipient="carol@example.com", expected="looped", expected_status="5.4.0"),
+    Scenario("enterprise", "A company's inbound chain: MX, anti-spam, anti-virus, archive, alias, router, mailbox.",
+             "Large organisations put several servers behind their MX, each with one job: a spam filter, a virus "
+             "scanner, an archive that keeps a copy of everything, an alias expander that turns sales@ into a person, "
+             "and an internal router (here Exchange-style) that knows which mailbox server holds the mailbox. Every "
+             "one of them adds a hop.",
+             _enterprise, recipient="sales@example.net"),
+    Scenario("migration", "Mailboxes are moving to a new server; a router sends each user's mail to the right one.",
+             "During a migration two generations of mailbox servers run side by side. The MX and router stay the "
+             "same; the router looks up where each mailbox lives now. Bob has moved to the new server; Carol "
+             "(carol@example.net) is still on the old one - send to her to see the other path.",
+             _migration),
+    Scenario("deferred", "Every MX of the recipient is down: the message waits in the sender's queue (4xx, retried later).",
+             "Neither MX of example.net answers. That is a temporary failure, not a bounce: Alice's server keeps the "
+             "message in its queue and retries with growing intervals, for days, before it gives up and bounces.",
+             _deferred, expected="deferred", expected_status="4.4.1"),
+]
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in _SCENARIOS}
+
+
+def names() -> list[str]:
+    """Every scenario name, in the order of the lessons."""
+    return list(SCENARIOS)
+
+
+def get(name: str) -> Scenario:
+    """The scenario called ``name``; :class:`UnknownScenarioError` names the valid ones otherwise."""
+    try:
+        return SCENARIOS[name]
+    except (KeyError, TypeError):
+        raise UnknownScenarioError(
+            f"There is no scenario called {name!r}; choose one of: {', '.join(SCENARIOS)}."
+        ) from None
+
+
+def run(name: str, seed: int = 0) -> Journey:
+    """Simulate the scenario ``name`` and return its journey.
+
+    >>> run("three-hops").outcome.kind
+    'delivered'
+    """
+    return get(name).run(seed=seed)

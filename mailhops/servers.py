@@ -1,0 +1,537 @@
+"""What each mail server does with a message, as plain functions of (topology, server, envelope, message, clock).
+
+The simulator (:mod:`mailhops.simulate`) and the real-SMTP mode (:mod:`mailhops.live`) both call these
+functions, so a simulated run and a live run cannot drift apart: the replies a server gives at RCPT and
+DATA, the headers it prepends, where it sends the message next, and the bounce (DSN) it writes.
+
+>>> from mailhops.scenarios import get
+>>> topo = get("three-hops").build()
+>>> mx = topo.server("mx.example.net")
+>>> str(rcpt_reply(topo, mx, Session(client_ip="192.0.2.25", helo="smtp.example.org"), "nobody@example.net"))
+'550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown in virtual mailbox table'
+>>> str(rcpt_reply(topo, mx, Session(client_ip="192.0.2.25", helo="smtp.example.org"), "bob@example.net"))
+'250 2.1.5 Ok'
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import random
+import re
+import string
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+
+from . import headers as hdr
+from .topology import Server, Topology, domain_of
+
+_B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_B64 = string.ascii_letters + string.digits + "+/"
+
+#: Ports by role of the receiving server.
+PORTS = {"submission": 587, "mailbox": 24, "webmail": 443}
+
+
+@dataclass
+class Reply:
+    """An SMTP reply: code, enhanced status code (RFC 3463; may be empty) and text."""
+
+    code: int
+    status: str
+    text: str
+
+    def __str__(self) -> str:
+        return " ".join(p for p in (str(self.code), self.status, self.text) if p)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.code < 400
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+
+@dataclass
+class Envelope:
+    """The SMTP envelope: ``mail_from`` (``""`` is the null sender of bounces) and one ``rcpt``."""
+
+    mail_from: str
+    rcpt: str
+    original_rcpt: str | None = None
+
+
+@dataclass
+class Session:
+    """What the receiving server knows about the connection it is serving."""
+
+    client_ip: str
+    helo: str
+    rdns: str | None = None
+    client: Server | None = None
+    tls: bool = False
+    auth_user: str | None = None
+    lmtp: bool = False
+    http: bool = False
+
+    @property
+    def protocol(self) -> str:
+        return hdr.protocol_word(tls=self.tls, auth=self.auth_user is not None, lmtp=self.lmtp, http=self.http)
+
+
+@dataclass
+class Route:
+    """Where a server sends a message next: ``kind`` is ``"local"`` (it holds the mailbox), ``"link"``
+    (configured next hops, in order of preference) or ``"mx"`` (look up the MX of ``domain``)."""
+
+    kind: str
+    servers: list[Server] = field(default_factory=list)
+    domain: str | None = None
+    reason: str = ""
+
+
+# ---------------------------------------------------------------------------------------------- #
+# identities
+
+
+def tz_of(server: Server) -> timezone:
+    names = {0: "UTC", 60: "CET", 120: "EET", -300: "EST", -480: "PST", 540: "JST", 330: "IST"}
+    return timezone(timedelta(minutes=server.tz_minutes), names.get(server.tz_minutes))
+
+
+def queue_id(server: Server, rng: random.Random, when: datetime) -> str | None:
+    """A queue id in the style of the MTA the server imitates (``None`` for qmail, which writes none).
+
+    >>> from mailhops.topology import Server
+    >>> qid = queue_id(Server("mx.example.net", "mx", "198.51.100.25"), random.Random(1), datetime(2026, 3, 2))
+    >>> len(qid), qid == qid.upper()
+    (11, True)
+    """
+    mta = server.mta
+    if mta == "postfix":
+        return "".join(rng.choice("0123456789ABCDEF") for _ in range(11))
+    if mta == "exim":  # Exim 4.97+: base62 time, pid, fraction
+        t = int(when.timestamp())
+        head = ""
+        for _ in range(6):
+            head = _B62[t % 62] + head
+            t //= 62
+        pid = "".join(rng.choice(_B62) for _ in range(11))
+        frac = "".join(rng.choice(_B62) for _ in range(4))
+        return f"{head}-{pid}-{frac}"
+    if mta == "sendmail":
+        b60 = string.digits + string.ascii_uppercase + string.ascii_lowercase[:24]
+        u = when.astimezone(timezone.utc)
+        stamp = "".join(b60[v % 60] for v in (u.year - 1900, u.month - 1, u.day, u.hour, u.minute, u.second))
+        return f"{stamp}{rng.choice(b60)}{rng.choice(b60)}{rng.randint(0, 999999):06d}"
+    if mta == "exchange":
+        return "15.20.8207.18" if server.name.endswith("outlook.com") else "15.2.1544.14"
+    if mta == "gmail":
+        u = when.astimezone(timezone.utc)
+        a = "".join(rng.choice("0123456789abcdef") for _ in range(13))
+        b = "".join(rng.choice("0123456789abcdef") for _ in range(11))
+        return f"{a}-{b}si{rng.randint(1000000, 9999999)}{rng.choice('abcdef')}{rng.choice('abcdef')}.{rng.randint(1, 999)}.{u:%Y.%m.%d.%H.%M.%S}"
+    if mta == "dovecot":
+        return "".join(rng.choice(_B64[:62]) for _ in range(22))
+    return None
+
+
+def greeting(server: Server, when: datetime, *, lmtp: bool = False) -> Reply:
+    """The 220 banner the server sends when a client connects."""
+    date = hdr.rfc5322_date(when.astimezone(tz_of(server)))
+    if lmtp or server.mta == "dovecot":
+        return Reply(220, "", f"{server.name} Dovecot ready.")
+    texts = {
+        "postfix": f"{server.name} ESMTP Postfix",
+        "exim": f"{server.name} ESMTP Exim 4.98 {date}",
+        "sendmail": f"{server.name} ESMTP Sendmail 8.18.1/8.18.1; {date}",
+        "qmail": f"{server.name} ESMTP",
+        "exchange": f"{server.name} Microsoft ESMTP MAIL Service ready at {date}",
+        "gmail": f"{server.name} ESMTP - gsmtp",
+    }
+    return Reply(220, "", texts.get(server.mta, f"{server.name} ESMTP"))
+
+
+def ehlo_lines(server: Server, *, tls_active: bool, lmtp: bool = False, submission: bool = False) -> list[str]:
+    """The multi-line 250 reply to EHLO/LHLO, as the server would list its extensions."""
+    ext = ["PIPELINING", "SIZE 10240000"]
+    if server.tls and not tls_active and not lmtp:
+        ext.append("STARTTLS")
+    if submission and (tls_active or not server.tls):
+        ext.append("AUTH PLAIN LOGIN")
+    ext += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"]
+    lines = [server.name, *ext]
+    return [f"250-{x}" for x in lines[:-1]] + [f"250 {lines[-1]}"]
+
+
+# ---------------------------------------------------------------------------------------------- #
+# decisions
+
+
+def is_local(topology: Topology, server: Server, domain: str) -> bool:
+    """Does ``server`` receive mail for ``domain`` as its final destination organisation?"""
+    return server.domain == domain
+
+
+def user_exists(topology: Topology, rcpt: str) -> bool:
+    u = topology.users.get(rcpt)
+    if u is not None and (u.mailbox or u.forward_to):
+        return True
+    dom = topology.domains.get(domain_of(rcpt))
+    return dom is not None and rcpt in dom.aliases
+
+
+def rcpt_reply(topology: Topology, server: Server, session: Session, rcpt: str) -> Reply:
+    """The reply to ``RCPT TO:<rcpt>``: accept, unknown user (5.1.1), or relay denied (5.7.1)."""
+    domain = domain_of(rcpt)
+    if server.role == "mailbox" or is_local(topology, server, domain):
+        user = topology.users.get(rcpt)
+        if server.role == "mailbox" and user is not None and user.mailbox not in (None, server.name) and not user.forward_to:
+            return _unknown_user(server, rcpt)
+        if user_exists(topology, rcpt):
+            return Reply(250, "2.1.5", "Ok" if server.mta != "exchange" else "Recipient OK")
+        return _unknown_user(server, rcpt)
+    internal = session.client is not None and session.client.domain == server.domain and server.domain is not None
+    if session.auth_user is not None or internal:
+        return Reply(250, "2.1.5", "Ok")
+    return relay_denied(server, rcpt)
+
+
+def _unknown_user(server: Server, rcpt: str) -> Reply:
+    return {
+        "postfix": Reply(550, "5.1.1", f"<{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table"),
+        "exim": Reply(550, "5.1.1", f"<{rcpt}>: Unrouteable address"),
+        "sendmail": Reply(550, "5.1.1", f"<{rcpt}>... User unknown"),
+        "qmail": Reply(550, "", "sorry, no mailbox here by that name. (#5.1.1)"),
+        "exchange": Reply(550, "5.1.10", "RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"),
+        "gmail": Reply(550, "5.1.1", "The email account that you tried to reach does not exist. - gsmtp"),
+        "dovecot": Reply(550, "5.1.1", f"<{rcpt}> User doesn't exist: {rcpt}"),
+    }[server.mta]
+
+
+def relay_denied(server: Server, rcpt: str) -> Reply:
+    """The refusal an MTA gives to a RCPT for a domain it does not serve (no open relay)."""
+    return {
+        "postfix": Reply(554, "5.7.1", f"<{rcpt}>: Relay access denied"),
+        "exim": Reply(550, "5.7.1", "relay not permitted"),
+        "sendmail": Reply(550, "5.7.1", f"<{rcpt}>... Relaying denied"),
+        "qmail": Reply(553, "", "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"),
+        "exchange": Reply(550, "5.7.54", "SMTP; Unable to relay recipient in non-accepted domain"),
+        "gmail": Reply(550, "5.7.1", "Relaying denied. - gsmtp"),
+        "dovecot": Reply(550, "5.7.1", "Relaying denied"),
+    }[server.mta]
+
+
+def loop_reply(server: Server, message: bytes) -> Reply | None:
+    """The refusal at end of DATA when the message has made too many hops for this MTA, else ``None``.
+
+    Each MTA counts in its own way: Postfix counts Received headers including the one it is adding
+    (``hopcount_limit``, 50); Sendmail counts Received, Via, X400-Received and Mail-From (``MaxHopCount``,
+    25); qmail counts Received and Delivered-To (100); Exchange counts Received (30). Exim does not refuse
+    during SMTP: it accepts and then bounces (:func:`loop_after_accept`).
+    """
+    limit = server.effective_hop_limit
+    mta = server.mta
+    if mta == "exim":
+        return None
+    if mta == "sendmail":
+        count = hdr.count_hops(message)
+        over = count > limit
+    elif mta == "qmail":
+        count = hdr.count_fields(message, ("received", "delivered-to"))
+        over = count >= limit
+    elif mta in ("postfix", "dovecot"):
+        count = hdr.count_fields(message, ("received",)) + 1
+        over = count >= limit
+    else:
+        count = hdr.count_fields(message, ("received",))
+        over = count >= limit
+    if not over:
+        return None
+    return _parse_reply(server.loop_reply)
+
+
+def loop_after_accept(server: Server, message: bytes) -> Reply | None:
+    """Exim's check at delivery time (``received_headers_max``, 30, counting its own header): bounce if over."""
+    if server.mta != "exim":
+        return None
+    if hdr.count_fields(message, ("received",)) > server.effective_hop_limit:
+        return _parse_reply(server.loop_reply)
+    return None
+
+
+def _parse_reply(text: str) -> Reply:
+    m = re.match(r"(\d{3}) (?:(\d\.\d{1,3}\.\d{1,3}) )?(.*)", text)
+    assert m is not None
+    return Reply(int(m.group(1)), m.group(2) or "", m.group(3))
+
+
+# -- spam and viruses ---------------------------------------------------------------------------
+
+#: Real SpamAssassin rule names with illustrative scores (actual scores depend on version and training).
+SPAM_RULES: list[tuple[str, float, str]] = [
+    ("BAYES_99", 3.5, r"\b(winner|won|prize|lottery|claim now|act now)\b"),
+    ("LOTTO_AGENT", 2.0, r"\blottery (agent|department|board)\b"),
+    ("SUBJ_ALL_CAPS", 1.0, r"^Subject: [^a-z\r\n]*[A-Z]{4}[^a-z\r\n]*$"),
+    ("URIBL_BLACK", 1.7, r"https?://[^\s/]*prize-claim\.example"),
+    ("MONEY_FREEMAIL_REPTO", 1.5, r"\b(bank account|wire transfer|\$\d{3,})\b"),
+    ("MISSING_MID", 0.5, r"(?!x)x"),
+]
+_SPAM_RES = [(name, score, re.compile(pattern, re.IGNORECASE | re.MULTILINE)) for name, score, pattern in SPAM_RULES]
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def spam_score(message: bytes) -> tuple[float, list[str]]:
+    """Score a message with a small SpamAssassin-like rule set: (score, names of the rules that hit)."""
+    text = message.decode("utf-8", "replace")
+    hits = [(name, score) for name, score, rx in _SPAM_RES if rx.search(text)]
+    return round(sum(s for _, s in hits), 1), [n for n, _ in hits]
+
+
+def data_reply(topology: Topology, server: Server, session: Session, envelope: Envelope, message: bytes) -> Reply | None:
+    """A refusal at end of DATA (loop, spam with action ``reject``, virus), or ``None`` to accept."""
+    looping = loop_reply(server, message)
+    if looping is not None:
+        return looping
+    if server.spam_threshold is not None and server.spam_action == "reject":
+        score, _ = spam_score(message)
+        if score >= server.spam_threshold:
+            return Reply(554, "5.7.1", f"Spam message rejected (score {score:.1f}, required {server.spam_threshold:.1f})")
+    if server.role == "antivirus" and EICAR in message:
+        return Reply(554, "5.7.1", "Virus found: Eicar-Signature; message rejected")
+    return None
+
+
+def accepted_reply(server: Server, qid: str | None, rcpt: str, when: datetime, message_id: str) -> Reply:
+    """The 250 reply to the final ``.`` of DATA, in the MTA's words."""
+    if server.role == "mailbox" or server.mta == "dovecot":
+        return Reply(250, "2.0.0", f"<{rcpt}> {qid} Saved")
+    epoch = int(when.timestamp())
+    return {
+        "postfix": Reply(250, "2.0.0", f"Ok: queued as {qid}"),
+        "exim": Reply(250, "", f"OK id={qid}"),
+        "sendmail": Reply(250, "2.0.0", f"{qid} Message accepted for delivery"),
+        "qmail": Reply(250, "", f"ok {epoch} qp {abs(hash(message_id)) % 90000 + 10000}"),
+        "exchange": Reply(250, "2.6.0", f"{message_id} [InternalId={epoch % 10**11}, Hostname={server.name}] Queued mail for delivery"),
+        "gmail": Reply(250, "2.0.0", f"OK  {epoch} {qid} - gsmtp"),
+    }[server.mta]
+
+
+# -- stamping -----------------------------------------------------------------------------------
+
+
+def stamp(
+    topology: Topology,
+    server: Server,
+    session: Session,
+    envelope: Envelope,
+    message: bytes,
+    when: datetime,
+    qid: str | None,
+    rng: random.Random,
+) -> tuple[bytes, list[str]]:
+    """Prepend the header fields ``server`` adds on accepting ``message``; return (new message, fields added).
+
+    Always a Received field in the server's flavour; plus, by role: SpamAssassin's X-Spam-* at a server
+    with a spam threshold, X-Virus-Scanned at an anti-virus scanner, Exchange's organisation headers at
+    Exchange servers, and Return-Path + Delivered-To at final delivery into a mailbox.
+    """
+    local_when = when.astimezone(tz_of(server))
+    flavour = server.mta
+    if session.http:
+        flavour = "webmail"
+    elif session.lmtp:
+        flavour = "dovecot"
+    fields: list[str] = []
+    received = hdr.received(
+        flavour,
+        helo=session.helo,
+        rdns=session.rdns,
+        ip=session.client_ip,
+        by_name=server.name,
+        by_ip=server.ip,
+        protocol=session.protocol,
+        queue_id=qid or "",
+        rcpt=None if flavour == "exchange" else envelope.rcpt,
+        date=local_when,
+        envelope_from=envelope.mail_from,
+        tls=session.tls,
+        auth_user=session.auth_user,
+        software=server.software,
+    )
+    if server.mta == "qmail" and not session.lmtp and not session.http:
+        fields.append(hdr.qmail_invoked(rng.randint(1000, 99999), local_when))
+    if server.role == "mailbox" and session.lmtp:
+        fields.append(f"Return-Path: <{envelope.mail_from}>")
+        fields.append(f"Delivered-To: {envelope.rcpt}")
+    if server.spam_threshold is not None and server.spam_action != "reject":
+        score, tests = spam_score(message)
+        fields.extend(hdr.spam_headers(score, server.spam_threshold, tests, server.name))
+    if server.role == "antivirus":
+        fields.append("X-Virus-Scanned: ClamAV using ClamSMTP")
+    if server.mta == "exchange":
+        fields.append(f"X-MS-Exchange-Organization-AuthSource: {server.name}")
+        fields.append("X-MS-Exchange-Organization-AuthAs: " + ("Internal" if session.client and session.client.domain == server.domain else "Anonymous"))
+    fields.append(received)
+    return hdr.prepend(message, fields), fields
+
+
+# -- routing ------------------------------------------------------------------------------------
+
+
+def _reaches(topology: Topology, start: str, target: str) -> bool:
+    seen, todo = set(), [start]
+    while todo:
+        cur = todo.pop()
+        if cur == target:
+            return True
+        if cur not in seen:
+            seen.add(cur)
+            todo.extend(d for s, d in topology.links if s == cur)
+    return False
+
+
+def route(topology: Topology, server: Server, envelope: Envelope) -> Route:
+    """Where ``server`` sends a message for ``envelope.rcpt`` next.
+
+    Clients and webmail hand everything to their configured server; inside the recipient's domain,
+    servers follow their links toward the server that holds the mailbox; for another domain, a server
+    hands the message to a configured outbound relay (smart host) if it has one, else looks up the MX.
+    """
+    rcpt = envelope.rcpt
+    domain = domain_of(rcpt)
+    user = topology.users.get(rcpt)
+    if user is not None and user.mailbox == server.name:
+        return Route("local", reason=f"{server.name} holds the mailbox of {rcpt}")
+    nexts = topology.next_servers(server.name)
+    if server.role in ("client", "webmail"):
+        return Route("link", nexts[:1], reason=f"{server.name} always submits through {nexts[0].name}" if nexts else "")
+    if is_local(topology, server, domain) and nexts:
+        target = user.mailbox if user is not None else None
+        if target is not None:
+            toward = [s for s in nexts if _reaches(topology, s.name, target)]
+            if toward:
+                return Route("link", toward, reason=f"the mailbox of {rcpt} is on {target}")
+        relays = [s for s in nexts if s.role != "relay"] or nexts
+        return Route("link", relays, reason=f"{server.name} passes mail for {domain} on to {relays[0].name}")
+    if not is_local(topology, server, domain):
+        smarthosts = [s for s in nexts if s.role == "relay"]
+        if smarthosts:
+            return Route("link", smarthosts, reason=f"{server.name} sends outgoing mail through its relay")
+    return Route("mx", domain=domain, reason=f"{domain} is not local to {server.name}: look up its MX")
+
+
+def transfer_protocol(client: Server, server: Server) -> tuple[bool, bool, bool, bool]:
+    """(tls, auth, lmtp, http) for a hand-off from ``client`` to ``server``."""
+    if server.role == "webmail":
+        return True, False, False, True
+    if server.role == "mailbox":
+        return False, False, True, False
+    tls = client.tls and server.tls
+    auth = server.role == "submission" and client.role in ("client", "webmail")
+    return tls, auth, False, False
+
+
+def port_of(server: Server) -> int:
+    return PORTS.get(server.role, 25)
+
+
+# -- bounces ------------------------------------------------------------------------------------
+
+_BOUNCE_SUBJECT = {
+    "postfix": "Undelivered Mail Returned to Sender",
+    "exim": "Mail delivery failed: returning message to sender",
+    "sendmail": "Returned mail: see transcript for details",
+    "qmail": "failure notice",
+    "exchange": "Undeliverable: {subject}",
+    "gmail": "Delivery Status Notification (Failure)",
+    "dovecot": "Undelivered Mail Returned to Sender",
+}
+
+
+def make_dsn(
+    reporter: Server,
+    envelope: Envelope,
+    original: bytes,
+    reply: Reply,
+    when: datetime,
+    *,
+    remote: str | None = None,
+    rng: random.Random | None = None,
+) -> bytes:
+    """An RFC 3464 delivery status notification from ``reporter`` to the envelope sender.
+
+    ``multipart/report; report-type=delivery-status`` with a human-readable part, the machine-readable
+    ``message/delivery-status`` part (Reporting-MTA, Final-Recipient, Action, Status, Remote-MTA,
+    Diagnostic-Code) and the original message's headers (``text/rfc822-headers``, RFC 6522).
+    """
+    orig = hdr.parse(original)
+    local_when = when.astimezone(tz_of(reporter))
+    status = reply.status or ("5.0.0" if reply.permanent else "4.0.0")
+    subject = _BOUNCE_SUBJECT[reporter.mta].format(subject=orig.get("Subject", ""))
+    report = MIMEMultipart("report", report_type="delivery-status")
+    report["From"] = f"Mail Delivery System <MAILER-DAEMON@{reporter.name}>"
+    report["To"] = envelope.mail_from
+    report["Subject"] = subject
+    report["Date"] = email.utils.format_datetime(local_when)
+    report["Message-ID"] = f"<{(rng or random.Random(0)).getrandbits(48):012x}.bounce@{reporter.name}>"
+    report["Auto-Submitted"] = "auto-replied"
+    where = f" by {remote}" if remote else ""
+    human = (
+        f"This is the mail system at host {reporter.name}.\n\n"
+        "I'm sorry to have to inform you that your message could not\n"
+        "be delivered to one or more recipients. It's attached below.\n\n"
+        f"<{envelope.rcpt}>: message refused{where}: {reply}\n"
+    )
+    report.attach(MIMEText(human, "plain", "us-ascii"))
+    per_message = Message()
+    per_message["Reporting-MTA"] = f"dns; {reporter.name}"
+    per_message["Arrival-Date"] = email.utils.format_datetime(local_when)
+    per_recipient = Message()
+    per_recipient["Final-Recipient"] = f"rfc822; {envelope.rcpt}"
+    if envelope.original_rcpt and envelope.original_rcpt != envelope.rcpt:
+        per_recipient["Original-Recipient"] = f"rfc822; {envelope.original_rcpt}"
+    per_recipient["Action"] = "failed" if reply.permanent else "delayed"
+    per_recipient["Status"] = status
+    if remote:
+        per_recipient["Remote-MTA"] = f"dns; {remote}"
+    per_recipient["Diagnostic-Code"] = f"smtp; {reply}"
+    status_part = Message()
+    status_part["Content-Type"] = "message/delivery-status"
+    status_part["Content-Description"] = "Delivery report"
+    status_part.set_payload([per_message, per_recipient])
+    report.attach(status_part)
+    head = original.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace").replace("\r\n", "\n")
+    headers_part = Message()
+    headers_part["Content-Type"] = "text/rfc822-headers"
+    headers_part["Content-Description"] = "Undelivered Message Headers"
+    headers_part.set_payload(head + "\n")
+    report.attach(headers_part)
+    return report.as_bytes(policy=email.policy.SMTP)
+
+
+def new_message(
+    sender: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    when: datetime,
+    message_id_domain: str,
+    rng: random.Random,
+    *,
+    sender_name: str | None = None,
+) -> bytes:
+    """The message as the mail client writes it (From, To, Subject, Date, Message-ID, MIME-Version)."""
+    hdr.check_header_value("Subject", subject)
+    msg = EmailMessage()
+    msg["From"] = email.utils.formataddr((sender_name, sender)) if sender_name else sender
+    msg["To"] = recipient
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.format_datetime(when)
+    msg["Message-ID"] = f"<{rng.getrandbits(64):016x}.{rng.getrandbits(20):05x}@{message_id_domain}>"
+    msg.set_content(body)
+    return msg.as_bytes(policy=email.policy.SMTP)

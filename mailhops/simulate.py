@@ -1,0 +1,392 @@
+"""The in-process transport: walk a message through a topology and record its :class:`~mailhops.Journey`.
+
+Every hand-off is played as the SMTP (or LMTP, or HTTP) exchange it would be — greeting, EHLO,
+STARTTLS, AUTH, MAIL FROM, RCPT TO, DATA — and each receiving server decides with the same functions
+(:mod:`mailhops.servers`) that the real-SMTP mode uses. Time comes from a simulated clock with
+realistic, deterministic per-hop delays, so the same seed always gives byte-identical output.
+
+>>> from mailhops.scenarios import get
+>>> sc = get("three-hops")
+>>> journey = send(sc.build(), sc.sender, sc.recipient, subject="Lunch?", seed=1)
+>>> journey.outcome.kind, [h.by_name for h in journey.hops]
+('delivered', ['smtp.example.org', 'mx.example.net', 'imap.example.net'])
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from . import headers as hdr
+from . import servers as srv
+from .dns import TopologyDNS
+from .errors import TopologyError
+from .journey import Hop, Journey, Lookup, Outcome, SmtpLine
+from .servers import Envelope, Reply, Session
+from .topology import Server, Topology, check_address, domain_of
+
+#: Where every simulated clock starts (plus a seeded offset of up to an hour).
+EPOCH = datetime(2026, 3, 2, 9, 14, 7, tzinfo=timezone.utc)
+#: However high a hop limit is set, a simulation stops after this many hops.
+MAX_HOPS = 1000
+
+_DELAYS = {  # (low, high) seconds a server of this role holds a message before the next hand-off
+    "client": (0, 1),
+    "webmail": (1, 2),
+    "submission": (1, 3),
+    "relay": (1, 2),
+    "mx": (1, 3),
+    "filter": (2, 5),
+    "antivirus": (1, 3),
+    "archive": (0, 1),
+    "alias": (0, 1),
+    "router": (0, 1),
+    "mailbox": (0, 1),
+    "forwarder": (1, 3),
+}
+
+_BROWSER = Server("browser", "client", "203.0.113.45", rdns="")  # stands in for the user's browser
+
+
+@dataclass
+class _State:
+    server: Server
+    envelope: Envelope
+    message: bytes
+
+
+_DNS_CACHE: dict[tuple, TopologyDNS] = {}
+
+
+def dns_for(topology: Topology) -> TopologyDNS:
+    """The topology's DNS zones, built once per distinct set of domains, hosts and MX records."""
+    key = (
+        tuple((d.name, d.null_mx, d.a) for d in topology.domains.values()),
+        tuple((s.name, s.ip, s.ipv6, s.domain, s.mx_preference, s.rdns) for s in topology.servers.values()),
+    )
+    found = _DNS_CACHE.get(key)
+    if found is None:
+        if len(_DNS_CACHE) > 256:
+            _DNS_CACHE.clear()
+        found = _DNS_CACHE[key] = TopologyDNS(topology)
+    found.topology = topology
+    return found
+
+
+class _Walk:
+    def __init__(self, topology: Topology, rng: random.Random, journey: Journey, clock: datetime, *, bounce: bool) -> None:
+        self.t = topology
+        self.dns = dns_for(topology)
+        self.rng = rng
+        self.j = journey
+        self.clock = clock
+        self.is_bounce = bounce
+        self.n = 0
+
+    # -- one hand-off -------------------------------------------------------------------------
+    def _tick(self, server: Server) -> None:
+        low, high = _DELAYS.get(server.role, (1, 2))
+        self.clock += timedelta(seconds=self.rng.randint(low, high), milliseconds=self.rng.randint(0, 999))
+
+    def transfer(self, client: Server, server: Server, env: Envelope, message: bytes) -> tuple[str, object]:
+        """Play one exchange; returns ("accepted", new_message) | ("refused", Reply) | ("unreachable", None)."""
+        tls, auth, lmtp, http = srv.transfer_protocol(client, server)
+        n = self.n + 1
+        ip = client.ip
+        lines: list[SmtpLine] = []
+        hop = Hop(n=n, by_name=server.name, by_ip=server.ip, from_server=client.name, by_server=server.name,
+                  envelope_from=env.mail_from, mta=server.mta if not lmtp else "dovecot")
+        self._tick(client)
+        port = srv.port_of(server)
+        if not server.up:
+            hop.status = "unreachable"
+            hop.date = self.clock
+            hop.ip = ip
+            hop.from_name = client.name
+            hop.decision = f"connect to {server.name}[{server.ip}]:{port}: Connection refused"
+            hop.smtp = [SmtpLine("C", f"(connect to {server.name}[{server.ip}]:{port}: Connection refused)")]
+            self.j.attempts.append(hop)
+            return "unreachable", None
+        rdns = self.dns.ptr(ip) if not http else client.reverse_name
+        helo = client.helo_name
+        session = Session(client_ip=ip, helo=helo, rdns=rdns, client=client, tls=tls,
+                          auth_user=env.mail_from.split("@")[0] if auth else None, lmtp=lmtp, http=http)
+        if http:
+            lines += [SmtpLine("C", f"POST /?_task=mail&_action=send HTTP/1.1 (Host: {server.name})"),
+                      SmtpLine("S", "HTTP/1.1 200 OK (message handed to the webmail's SMTP client)")]
+        else:
+            lines.append(SmtpLine("S", str(srv.greeting(server, self.clock, lmtp=lmtp))))
+            verb = "LHLO" if lmtp else "EHLO"
+            lines.append(SmtpLine("C", f"{verb} {helo}"))
+            lines += [SmtpLine("S", x) for x in srv.ehlo_lines(server, tls_active=False, lmtp=lmtp, submission=auth)]
+            if tls:
+                lines += [SmtpLine("C", "STARTTLS"), SmtpLine("S", "220 2.0.0 Ready to start TLS"),
+                          SmtpLine("C", f"{verb} {helo}")]
+                lines += [SmtpLine("S", x) for x in srv.ehlo_lines(server, tls_active=True, submission=auth)]
+            if auth:
+                lines += [SmtpLine("C", "AUTH PLAIN ********"), SmtpLine("S", "235 2.7.0 Authentication successful")]
+            lines += [SmtpLine("C", f"MAIL FROM:<{env.mail_from}> SIZE={len(message)}"), SmtpLine("S", "250 2.1.0 Ok")]
+            lines.append(SmtpLine("C", f"RCPT TO:<{env.rcpt}>"))
+        if not http:
+            reply = srv.rcpt_reply(self.t, server, session, env.rcpt)
+            lines.append(SmtpLine("S", str(reply)))
+            if reply.ok:
+                lines += [SmtpLine("C", "DATA"), SmtpLine("S", "354 End data with <CR><LF>.<CR><LF>")]
+                lines.append(SmtpLine("C", f"({len(message)} bytes of message: headers, blank line, body)"))
+                lines.append(SmtpLine("C", "."))
+                refused = srv.data_reply(self.t, server, session, env, message)
+                if refused is not None:
+                    reply = refused
+                    lines.append(SmtpLine("S", str(reply)))
+            if not reply.ok:
+                lines += [SmtpLine("C", "QUIT"), SmtpLine("S", "221 2.0.0 Bye")]
+                hop.status = "rejected"
+                hop.date = self.clock
+                hop.ip, hop.helo, hop.rdns, hop.from_name = ip, helo, rdns, _from_name(helo, rdns)
+                hop.with_ = session.protocol
+                hop.for_ = env.rcpt
+                hop.smtp = lines
+                hop.decision = f"{server.name} refused: {reply}"
+                self.j.attempts.append(hop)
+                return "refused", reply
+        qid = srv.queue_id(server if not lmtp else _dovecot(server), self.rng, self.clock)
+        new_message, added = srv.stamp(self.t, server, session, env, message, self.clock, qid, self.rng)
+        if not http:
+            msg_id = _message_id(message)
+            lines.append(SmtpLine("S", str(srv.accepted_reply(server, qid, env.rcpt, self.clock, msg_id))))
+            lines += [SmtpLine("C", "QUIT"), SmtpLine("S", "221 2.0.0 Bye")]
+        self.n = n
+        hop.ip, hop.helo, hop.rdns = ip, helo, rdns
+        hop.from_name = _from_name(helo, rdns)
+        hop.with_ = _with_word(server, session)
+        hop.id = qid
+        hop.for_ = None if server.mta == "exchange" and not lmtp else (env.rcpt if not http else None)
+        hop.date = self.clock.astimezone(srv.tz_of(server)).replace(microsecond=0)
+        hop.tls = "TLSv1.3" if tls else None
+        hop.auth = session.auth_user
+        hop.added_headers = added
+        hop.smtp = lines
+        hop.decision = "accepted"
+        previous = self.j.hops[-1].date if self.j.hops else None
+        hop.delay_s = (hop.date - previous).total_seconds() if previous else None
+        self.j.hops.append(hop)
+        return "accepted", new_message
+
+    # -- the whole walk -----------------------------------------------------------------------
+    def run(self, origin: Server, env: Envelope, message: bytes, *, injected: bool = False) -> Outcome:
+        state = _State(origin, env, message)
+        self.last = state
+        if origin.role == "webmail" and not injected:
+            kind, result = self.transfer(_BROWSER, origin, env, message)
+            state.message = result  # type: ignore[assignment]
+        while True:
+            self.last = state
+            if self.n >= MAX_HOPS:
+                return Outcome("looped", "5.4.6", f"mailhops stopped the simulation after {MAX_HOPS} hops.",
+                               server=state.server.name)
+            cur = state.server
+            rt = srv.route(self.t, cur, state.envelope)
+            if rt.kind == "local":
+                return self._deliver(cur, state)
+            if rt.kind == "link":
+                candidates = rt.servers
+                if not candidates:
+                    raise TopologyError(f"{cur.name} has no server to send mail to (add a link).")
+            else:
+                assert rt.domain is not None
+                answer = self.dns.mx_candidates(rt.domain, self.rng, asking=cur.name)
+                self.j.lookups.append(Lookup(cur.name, rt.domain, "MX", answer.records, answer.conclusion, self.n + 1))
+                if answer.kind == "null":
+                    return self._bounce(cur, state, Reply(556, "5.1.10", f"Recipient address rejected: Domain {rt.domain} does not accept mail (nullMX)"), kind="bounced")
+                if answer.kind == "nxdomain":
+                    return self._bounce(cur, state, Reply(550, "5.1.2", f"Host or domain name not found. Name service error for name={rt.domain} type=MX: Host not found"), kind="bounced")
+                candidates = []
+                for _pref, host in answer.candidates:
+                    target = self.t.servers.get(host)
+                    if target is not None:
+                        candidates.append(target)
+                if not candidates:
+                    return Outcome("deferred", "4.4.3", f"None of the MX hosts of {rt.domain} is a server in this topology.",
+                                   server=cur.name)
+            moved = False
+            for nxt in candidates:
+                kind, result = self.transfer(cur, nxt, state.envelope, state.message)
+                if kind == "unreachable":
+                    continue
+                if kind == "refused":
+                    reply: Reply = result  # type: ignore[assignment]
+                    if not reply.permanent:
+                        continue
+                    looped = reply.status.startswith("5.4") or "hops" in reply.text.lower() or "loop" in reply.text.lower()
+                    return self._bounce(cur, state, reply, kind="looped" if looped else "rejected", remote=nxt.name)
+                state = _State(nxt, state.envelope, result)  # type: ignore[arg-type]
+                moved = True
+                break
+            if not moved:
+                names = ", ".join(s.name for s in candidates)
+                return Outcome("deferred", "4.4.1",
+                               f"No server answered ({names}); the message waits in the queue of {cur.name} and is retried "
+                               "(Postfix keeps trying for 5 days: maximal_queue_lifetime).", server=cur.name)
+            outcome = self._after_accept(state)
+            if outcome is not None:
+                return outcome
+
+    def _after_accept(self, state: _State) -> Outcome | None:
+        server, env = state.server, state.envelope
+        hop = self.j.hops[-1]
+        looping = srv.loop_after_accept(server, state.message)
+        if looping is not None:
+            return self._bounce(server, state, looping, kind="looped")
+        if server.spam_threshold is not None and server.spam_action in ("drop", "bounce"):
+            score, tests = srv.spam_score(state.message)
+            if score >= server.spam_threshold:
+                if server.spam_action == "drop":
+                    hop.decision = f"accepted, then discarded as spam (score {score:.1f})"
+                    return Outcome("dropped", "2.0.0",
+                                   f"{server.name} accepted the message (250) and then silently discarded it as spam "
+                                   f"(score {score:.1f} >= {server.spam_threshold:.1f}); nobody is told.",
+                                   server=server.name)
+                hop.decision = f"accepted, then bounced as spam (score {score:.1f})"
+                self.j.notes.append(
+                    f"{server.name} accepted the message and only then decided it was spam, so it has to send a bounce "
+                    f"to the envelope sender <{env.mail_from}>. Spammers forge that address: such bounces land on "
+                    "innocent people (backscatter). Rejecting during SMTP avoids this."
+                )
+                return self._bounce(server, state, Reply(550, "5.7.1", f"Message content rejected as spam (score {score:.1f})"),
+                                    kind="bounced")
+        if server.role == "archive":
+            self.j.copies.append(f"{server.name}: archive copy of the message (hop {hop.n})")
+            hop.decision = "accepted; copy archived"
+        if server.role == "alias":
+            dom = self.t.domains.get(domain_of(env.rcpt))
+            target = dom.aliases.get(env.rcpt) if dom else None
+            if target:
+                hop.decision = f"alias {env.rcpt} expanded to {target}"
+                state.envelope = Envelope(env.mail_from, target, env.original_rcpt or env.rcpt)
+        user = self.t.users.get(state.envelope.rcpt)
+        if user is not None and user.forward_to and user.mailbox in (None, server.name) and (
+            server.role == "forwarder" or user.mailbox == server.name
+        ):
+            if user.keep_copy and user.mailbox == server.name:
+                self.j.copies.append(f"{server.name}: copy kept in the mailbox of {user.address}")
+            hop.decision = f"forwarded: {user.address} -> {user.forward_to}"
+            state.envelope = Envelope(state.envelope.mail_from, user.forward_to, state.envelope.original_rcpt or user.address)
+        return None
+
+    def _deliver(self, server: Server, state: _State) -> Outcome:
+        msg = state.message
+        user = self.t.users[state.envelope.rcpt]
+        head = msg.split(b"\r\n\r\n", 1)[0]
+        junk = user.junk_filter and b"\r\nX-Spam-Flag: YES" in b"\r\n" + head
+        folder = "Junk" if junk else "INBOX"
+        self.j.message = msg
+        if self.j.hops:
+            self.j.hops[-1].decision = f"delivered to {user.address} ({folder})"
+        status = "2.0.0"
+        detail = f"Delivered to {user.address} on {server.name}, folder {folder}."
+        if junk:
+            detail += " A filter rule in the mailbox (Sieve) files messages marked X-Spam-Flag: YES into Junk."
+        return Outcome("junk" if junk else "delivered", status, detail, mailbox=user.address, folder=folder,
+                       server=server.name)
+
+    def _bounce(self, reporter: Server, state: _State, reply: Reply, *, kind: str, remote: str | None = None) -> Outcome:
+        env = state.envelope
+        where = f"{remote} refused it" if remote else f"{reporter.name} could not deliver it"
+        outcome = Outcome(kind, reply.status or ("5.0.0" if reply.permanent else "4.0.0"),
+                          f"{where}: {reply}", reply=str(reply), server=remote or reporter.name)
+        if self.is_bounce or env.mail_from == "":
+            outcome.detail += (" This message was itself a bounce (null sender <>), so it is never bounced again; "
+                               "the server hands it to its postmaster or discards it.")
+            return outcome
+        who = "the sender's own server" if remote else reporter.name
+        self.j.notes.append(f"{who} ({reporter.name}) writes a bounce (DSN) to <{env.mail_from}> with the null sender <>.")
+        self.clock += timedelta(seconds=1)
+        dsn = srv.make_dsn(reporter, env, state.message, reply, self.clock, remote=remote, rng=self.rng)
+        self.j.bounce = _bounce_journey(self.t, reporter, env, dsn, self.rng, self.clock)
+        return outcome
+
+
+def _dovecot(server: Server) -> Server:
+    twin = Server(server.name, server.role, server.ip, mta="dovecot")
+    return twin
+
+
+def _from_name(helo: str | None, rdns: str | None) -> str | None:
+    if helo and not helo.startswith("["):
+        return helo.lower().rstrip(".")
+    return rdns.lower().rstrip(".") if rdns else None
+
+
+def _with_word(server: Server, session: Session) -> str:
+    if session.http:
+        return "HTTP"
+    if session.lmtp:
+        return "LMTP"
+    if server.mta == "exchange":
+        return "MICROSOFT SMTP SERVER"
+    if server.mta == "qmail":
+        return "SMTP"
+    return session.protocol
+
+
+def _message_id(message: bytes) -> str:
+    for line in message.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"message-id:"):
+            return line.split(b":", 1)[1].strip().decode("ascii", "replace")
+    return "<unknown>"
+
+
+def _bounce_journey(topology: Topology, reporter: Server, env: Envelope, dsn: bytes, rng: random.Random,
+                    clock: datetime) -> Journey:
+    journey = Journey(source="simulated", envelope_from="", envelope_to=env.mail_from)
+    walk = _Walk(topology, rng, journey, clock, bounce=True)
+    journey.outcome = walk.run(reporter, Envelope("", env.mail_from), dsn, injected=True)
+    if journey.message is None:
+        journey.message = walk.last.message
+    return journey
+
+
+def send(
+    topology: Topology,
+    sender: str,
+    recipient: str,
+    *,
+    message: bytes | None = None,
+    subject: str = "Hello from mailhops",
+    body: str = "Hi,\n\nthis message shows why an email takes several hops.\n\nBest wishes\n",
+    seed: int = 0,
+    start: datetime | None = None,
+) -> Journey:
+    """Send one message from ``sender`` to ``recipient`` through ``topology``; return its journey.
+
+    The sender must be a user of the topology with a ``client`` (a mail client or webmail server).
+    ``message`` replaces the message the client would write (raw RFC 5322 bytes). The same ``seed``
+    always gives the same journey, byte for byte.
+    """
+    sender = check_address(sender)
+    recipient = check_address(recipient)
+    topology.check()
+    hdr.check_header_value("Subject", subject)
+    user = topology.users.get(sender)
+    if user is None or user.client is None:
+        raise TopologyError(f"{sender} cannot send: add them as a user with a client (a mail program or webmail).")
+    origin = topology.server(user.client)
+    if origin.role not in ("client", "webmail"):
+        raise TopologyError(f"{sender} writes from {origin.name}, which is a {origin.role}, not a client or webmail.")
+    rng = random.Random(seed)
+    clock = (start or EPOCH) + timedelta(seconds=rng.randint(0, 3599))
+    if message is None:
+        local = clock.astimezone(srv.tz_of(origin))
+        message = srv.new_message(sender, recipient, subject, body, local, origin.domain or domain_of(sender), rng,
+                                  sender_name=user.name)
+    elif not isinstance(message, bytes):
+        raise TopologyError("The message must be given as bytes (the raw RFC 5322 text).")
+    elif b"\r\n" not in message:
+        message = message.replace(b"\n", b"\r\n")
+    journey = Journey(source="simulated", envelope_from=sender, envelope_to=recipient)
+    walk = _Walk(topology, rng, journey, clock, bounce=False)
+    journey.outcome = walk.run(origin, Envelope(sender, recipient), message)
+    if journey.message is None:  # not delivered: keep the message as it sits at the last server
+        journey.message = walk.last.message
+    return journey
