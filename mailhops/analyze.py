@@ -1,0 +1,341 @@
+"""The route of a real message, read from its headers into a :class:`~mailhops.journey.Journey`.
+
+Every server that accepts a message prepends a ``Received`` header (RFC 5321 §4.4), so reading them
+from the bottom up replays the journey: hop 1 is the bottom-most (oldest) header. :func:`analyze`
+takes a whole message or only its header block (str, bytes or a path), tolerates what copy and paste
+does to headers (CRLF or LF, folded lines that lost their indentation, an mbox ``From`` line, a
+missing blank line before the body) and never raises on what it reads: a header it cannot read is
+returned with its ``raw`` text and a list of ``problems``. Nothing leaves the machine: no name or
+address found is looked up.
+
+>>> j = analyze('''Received: from mx.example.net (mx.example.net [192.0.2.20])
+...  by mailbox.example.net (Postfix) with LMTP id 7F3A2B; Mon, 2 Mar 2026 09:00:07 +0000
+... Received: from smtp.example.org (smtp.example.org [192.0.2.10])
+...  by mx.example.net (Postfix) with ESMTPS id 21A046B0260 for <bob@example.net>;
+...  Mon, 2 Mar 2026 09:00:05 +0000
+... Subject: hello
+... ''')
+>>> [(h.n, h.from_name, h.by_name, h.with_, h.delay_s) for h in j.hops]
+[(1, 'smtp.example.org', 'mx.example.net', 'ESMTPS', None), (2, 'mx.example.net', 'mailbox.example.net', 'LMTP', 2.0)]
+>>> j.summary["hops"], j.summary["transit_s"]
+(2, 2.0)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from .auth import analyze_auth
+from .dates import parse_date
+from .errors import MailhopsError
+from .journey import Hop, Journey, Outcome, format_utc
+from .received import parse_received
+
+__all__ = ["analyze", "analyze_cli", "split_headers", "journey_table", "to_json_dict", "MAX_HOPS"]
+
+#: Received headers beyond this many are kept raw, not parsed: no real path is that long
+#: (RFC 5321 §6.3 asks for a hop limit of at least 100), so it is a loop or an attack.
+MAX_HOPS = 500
+#: Header names counted as hops by the lessons (Sendmail's rule: Received, Via, X400-Received, Mail-From).
+HOP_HEADERS = ("received", "via", "x400-received", "mail-from")
+
+_FIELD = re.compile(r"([!-9;-~]{1,100})[ \t]*:")
+_CONTINUES_TRACE = re.compile(
+    r"(?:from|by|via|with|id|for)\s|[(;\[]|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b|\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\b",
+    re.IGNORECASE,
+)
+_TRACE_NAMES = frozenset({"received", "x-received", "authentication-results", "arc-authentication-results",
+                          "arc-seal", "arc-message-signature", "dkim-signature", "received-spf"})
+
+
+def _read_source(source: str | bytes | os.PathLike[str]) -> tuple[str, bytes | None, list[str]]:
+    """``(text, original bytes, notes)`` from a str, bytes or path."""
+    if isinstance(source, os.PathLike):
+        path = Path(source)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise MailhopsError(f"The file {path} does not exist.") from None
+        except IsADirectoryError:
+            raise MailhopsError(f"{path} is a folder, not a message file.") from None
+        except OSError as err:
+            raise MailhopsError(f"The file {path} could not be read ({err.strerror or err}).") from None
+        source = data
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        try:
+            return data.decode("utf-8"), data, []
+        except UnicodeDecodeError:
+            return data.decode("latin-1"), data, ["the message is not UTF-8; read as Latin-1"]
+    if isinstance(source, str):
+        return source, None, []
+    return "", None, [f"cannot read a {type(source).__name__}; expected text, bytes or a path"]
+
+
+def split_headers(text: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """The header fields of a message as ``(name, value)`` pairs, top first, plus what was repaired.
+
+    The stdlib :mod:`email` parser stops at the first line that is neither a field nor indented, which
+    loses the rest of a pasted header block whose folded lines lost their indentation; this splitter
+    re-attaches such lines to a trace header they continue, and otherwise takes them as the start of
+    the body (a missing blank line).
+
+    >>> split_headers("From alice@example.org Mon Mar  2 09:00:00 2026\\nReceived: from a.example.org\\nby b.example.org; "
+    ...               "2 Mar 2026 09:00:05 +0000\\nSubject: hi\\nHello Bob")
+    ([('Received', 'from a.example.org by b.example.org; 2 Mar 2026 09:00:05 +0000'), ('Subject', 'hi')], ['a folded line lost its indentation', 'no blank line between the headers and the body'])
+    """
+    problems: list[str] = []
+    headers: list[list[str]] = []
+    text = text.lstrip("\ufeff")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    i = 0
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i < len(lines) and lines[i].startswith("From ") and not _FIELD.match(lines[i]):
+        i += 1  # mbox separator line
+    lost = False
+    for line in lines[i:]:
+        if not line.strip():
+            if headers:
+                break
+            continue
+        if line[0] in " \t":
+            if headers:
+                headers[-1][1] += " " + line.strip()
+            else:
+                problems.append("the header block starts with an indented line")
+                headers.append(["", line.strip()])
+            continue
+        m = _FIELD.match(line)
+        if m:
+            headers.append([m.group(1), line[m.end():].strip()])
+            continue
+        if headers and headers[-1][0].lower() in _TRACE_NAMES and _CONTINUES_TRACE.match(line):
+            headers[-1][1] += " " + line.strip()
+            lost = True
+            continue
+        if headers:
+            problems.append("no blank line between the headers and the body")
+        else:
+            problems.append("the text does not start with a header field")
+            continue
+        break
+    if lost:
+        problems.insert(0, "a folded line lost its indentation")
+    return [(name, value) for name, value in headers if name], problems
+
+
+def analyze(source: str | bytes | os.PathLike[str]) -> Journey:
+    """The journey of a real message, from its headers: hops oldest first, authentication, summary.
+
+    ``source`` is the message (or only its header block) as text or bytes, or a path to a file
+    (an :class:`os.PathLike`). A missing file raises :class:`~mailhops.errors.MailhopsError`;
+    anything else that can be read gives a journey, with problems listed rather than raised.
+
+    >>> j = analyze(b"Received: from [192.0.2.7] (helo=laptop) by smtp.example.org with esmtpsa (Exim 4.98) "
+    ...             b"id 1wERYT-0000000Fbcq-0WDP; Mon, 02 Mar 2026 10:00:05 +0100\\r\\n\\r\\nbody")
+    >>> h = j.hops[0]
+    >>> h.from_name, h.ip, h.with_, h.mta, h.date_utc, j.source
+    ('laptop', '192.0.2.7', 'ESMTPSA', 'exim', '2026-03-02T09:00:05Z', 'analyzed')
+    """
+    text, data, notes = _read_source(source)
+    try:
+        return _analyze_text(text, data, notes)
+    except Exception as err:  # never a traceback from a message's contents  # noqa: BLE001
+        journey = Journey(source="analyzed", message=data)
+        journey.notes = [*notes, f"the headers could not be analyzed ({type(err).__name__}: {err})"]
+        journey.summary = {"hops": 0, "received": 0, "transit_s": None, "problems": 1,
+                           "message_problems": journey.notes[-1:]}
+        return journey
+
+
+def _analyze_text(text: str, data: bytes | None, notes: list[str]) -> Journey:
+    headers, message_problems = split_headers(text)
+    message_problems = notes + message_problems
+    received = [value for name, value in headers if name.lower() == "received"]
+    if not received:
+        message_problems.append("no Received header: the message has not crossed any server (or only its body was given)")
+    hops: list[Hop] = []
+    newest_first_by: list[str | None] = []
+    for k, value in enumerate(reversed(received)):
+        n = k + 1
+        if k >= MAX_HOPS:
+            hops.append(Hop(n=n, raw=" ".join(value.split())[:2000],
+                            problems=[f"not parsed: more than {MAX_HOPS} Received headers (a mail loop?)"]))
+        else:
+            hops.append(parse_received(value, n=n))
+    newest_first_by = [h.by_name for h in reversed(hops)]
+
+    date_header = next((v for name, v in headers if name.lower() == "date"), None)
+    written, date_problems = parse_date(date_header) if date_header else (None, [])
+    if date_header and written is None:
+        message_problems.append(f"the Date header could not be read: {date_problems[0] if date_problems else date_header}")
+
+    # delays: each hop against the previous one; the first against the Date header
+    previous = written
+    previous_label = "the Date header"
+    for hop in hops:
+        if hop.date is not None and previous is not None:
+            hop.delay_s = (hop.date - previous).total_seconds()
+            if hop.delay_s < 0:
+                hint = " (a pull by fetchmail/getmail, or clock skew)" if hop.mta in ("fetchmail", "getmail") else " (clock skew between the servers)"
+                hop.problems.append(f"dated {-hop.delay_s:g} s before {previous_label}{hint}")
+        if hop.date is not None:
+            previous = hop.date
+            previous_label = f"hop {hop.n}"
+
+    x_received = [parse_received(v, n=k + 1) for k, v in enumerate(reversed(
+        [value for name, value in headers if name.lower() == "x-received"][:MAX_HOPS]))]
+
+    dated = [h.date for h in hops if h.date is not None]
+    transit = (max(dated) - min(dated)).total_seconds() if len(dated) >= 2 else (0.0 if dated else None)
+    hop_count = sum(1 for name, _ in headers if name.lower() in HOP_HEADERS)
+    auth = analyze_auth(headers, newest_first_by)
+
+    journey = Journey(hops=hops, source="analyzed", message=data if data is not None else text.encode("utf-8", "replace"))
+    journey.envelope_from = _angle(next((v for name, v in headers if name.lower() == "return-path"), None))
+    journey.envelope_to = _angle(next((v for name, v in headers if name.lower() in ("delivered-to", "x-original-to")), None))
+    if hops:
+        journey.outcome = Outcome("delivered", "2.0.0", "The message reached the mailbox this copy was taken from.",
+                                  mailbox=journey.envelope_to, server=hops[-1].by_name)
+    journey.auth = auth
+    journey.notes = list(message_problems)
+    hop_problems = sum(len(h.problems) for h in hops)
+    journey.summary = {
+        "hops": hop_count,
+        "received": len(received),
+        "x_received": [_hop_json(h) for h in x_received],
+        "first_utc": format_utc(min(dated)) if dated else None,
+        "last_utc": format_utc(max(dated)) if dated else None,
+        "transit_s": transit,
+        "date_header_utc": format_utc(written),
+        "since_date_header_s": (max(dated) - written).total_seconds() if dated and written else None,
+        "negative_delays": sum(1 for h in hops if h.delay_s is not None and h.delay_s < 0),
+        "mtas": sorted({h.mta for h in hops if h.mta}),
+        "problems": hop_problems + len(message_problems),
+        "message_problems": message_problems,
+        "unparsed": sum(1 for h in hops if not (h.from_name or h.ip or h.by_name or h.date)),
+    }
+    return journey
+
+
+def _angle(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(value.split()).strip()
+    if "<" in value:
+        value = value[value.find("<") + 1:value.rfind(">") if ">" in value else None]
+    return value or None
+
+
+_HOP_KEYS = ("n", "from_name", "helo", "rdns", "ip", "by_name", "by_ip", "with", "tls", "auth", "id", "for", "via",
+             "date_utc", "delay_s", "mta", "envelope_from", "raw", "problems")
+
+
+def _hop_json(hop: Hop) -> dict[str, Any]:
+    d = hop.to_dict()
+    return {k: d[k] for k in _HOP_KEYS}
+
+
+def to_json_dict(journey: Journey) -> dict[str, Any]:
+    """The ``mailhops analyze --format json`` document: ``{"hops": [...], "auth": {...}, "summary": {...}}``.
+
+    >>> sorted(to_json_dict(analyze("Received: from a.example.org by b.example.org; 2 Mar 2026 09:00:05 +0000")))
+    ['auth', 'hops', 'summary']
+    """
+    return {"hops": [_hop_json(h) for h in journey.hops], "auth": journey.auth, "summary": journey.summary}
+
+
+def _fmt_delay(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    s = abs(seconds)
+    if s < 60:
+        return f"{sign}{s:g} s"
+    if s < 3600:
+        return f"{sign}{int(s // 60)} min {int(s % 60)} s"
+    if s < 86400 * 2:
+        return f"{sign}{int(s // 3600)} h {int(s % 3600 // 60)} min"
+    return f"{sign}{s / 86400:.1f} days"
+
+
+def journey_table(journey: Journey, width: int = 40) -> str:
+    """A readable text table of the hops, then the authentication conclusions.
+
+    >>> print(journey_table(analyze("Received: from a.example.org (a.example.org [192.0.2.1]) by b.example.org "
+    ...       "with ESMTP id X1; 2 Mar 2026 09:00:05 +0000")))  # doctest: +NORMALIZE_WHITESPACE
+    n  from           ip         by             with   id  date (UTC)            delay
+    1  a.example.org  192.0.2.1  b.example.org  ESMTP  X1  2026-03-02T09:00:05Z  -
+    <BLANKLINE>
+    1 hop, transit time 0 s.
+    Authentication: No authentication results from the receiving domain were found.
+    """
+    rows = [["n", "from", "ip", "by", "with", "id", "date (UTC)", "delay"]]
+    for h in journey.hops:
+        rows.append([str(h.n), h.from_name or "-", h.ip or "-", h.by_name or h.by_ip or "-", h.with_ or h.via or "-",
+                     h.id or "-", h.date_utc or "-", _fmt_delay(h.delay_s)])
+    rows = [[cell if len(cell) <= width else cell[: width - 1] + "…" for cell in row] for row in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    problems = [(h.n, p) for h in journey.hops for p in h.problems]
+    if problems:
+        lines.append("")
+        lines.append("Problems:")
+        lines.extend(f"  hop {n}: {p}" for n, p in problems[:50])
+        if len(problems) > 50:
+            lines.append(f"  ... and {len(problems) - 50} more")
+    s = journey.summary
+    lines.append("")
+    count = s.get("hops", len(journey.hops))
+    transit = s.get("transit_s")
+    lines.append(f"{count} hop{'s' if count != 1 else ''}, transit time {_fmt_delay(transit) if transit is not None else 'unknown'}."
+                 + (f" Message problems: {'; '.join(s['message_problems'])}." if s.get("message_problems") else ""))
+    a = journey.auth or {}
+    lines.append(f"Authentication: {a.get('conclusion', 'not analyzed')}")
+    if a.get("results") or a.get("untrusted"):
+        lines.append(f"  {a.get('note', '')}")
+    return "\n".join(lines)
+
+
+def analyze_cli(args: argparse.Namespace) -> int:
+    """``mailhops analyze FILE|- [--format text|json] [--svg OUT]``."""
+    name = args.file
+    if name == "-":
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+        journey = analyze(data)
+    else:
+        path = Path(name)
+        if not path.exists():
+            raise MailhopsError(f"The file {name} does not exist.")
+        journey = analyze(path)
+    if getattr(args, "format", "text") == "json":
+        print(json.dumps(to_json_dict(journey), indent=2, ensure_ascii=False))
+    else:
+        print(journey_table(journey))
+    svg = getattr(args, "svg", None)
+    if svg:
+        _write_svg(journey, svg)
+    return 0
+
+
+def _write_svg(journey: Journey, out: str) -> None:
+    try:
+        from . import render
+    except ImportError:
+        print("mailhops: the diagram is not available yet (mailhops.render is missing); no SVG written.", file=sys.stderr)
+        return
+    draw = getattr(render, "render_journey", None)
+    if draw is None:
+        print("mailhops: mailhops.render has no render_journey(); no SVG written.", file=sys.stderr)
+        return
+    graph = draw(journey)
+    svg = graph.pipe(format="svg")
+    Path(out).write_bytes(svg if isinstance(svg, bytes) else str(svg).encode("utf-8"))
+    print(f"Diagram written to {out}", file=sys.stderr)

@@ -1,0 +1,565 @@
+"""One ``Received`` header, read into a :class:`~mailhops.journey.Hop`.
+
+RFC 5321 §4.4 gives the shape every MTA follows more or less closely::
+
+    from <helo> (<rdns> [<ip>]) by <host> (<software>) with <protocol> id <queue-id> for <rcpt>; <date>
+
+The clauses are recognised only *outside* comments, so ``(from userid 1000)`` or ``(for x)`` give
+nothing; the comments are then read for what each MTA family keeps there: the TCP information
+(``(rdns [192.0.2.1])`` in Postfix, Sendmail and Gmail, ``([192.0.2.1]:port helo=...)`` in Exim,
+``(HELO name) (192.0.2.1)`` in qmail, ``(192.0.2.1)`` in Exchange), TLS, the authenticated sender and
+the software that names the MTA family. The parser splits on parentheses, ``;`` and white space with
+``str`` methods and never backtracks, so its cost is linear in the length of the header, and it never
+raises: what it cannot read goes into ``hop.problems``.
+
+>>> hop = parse_received("from mail.example.org (mail.example.org [192.0.2.1]) by mx.example.net "
+...     "(Postfix) with ESMTPS id 4ABC123 for <bob@example.net>; Mon, 2 Mar 2026 09:00:05 +0000")
+>>> hop.from_name, hop.ip, hop.by_name, hop.with_, hop.id, hop.for_, hop.mta, hop.date_utc
+('mail.example.org', '192.0.2.1', 'mx.example.net', 'ESMTPS', '4ABC123', 'bob@example.net', 'postfix', '2026-03-02T09:00:05Z')
+>>> hop = parse_received("from [192.0.2.9] (port=4711 helo=laptop) by smtp.example.org with esmtpsa (TLS1.3) "
+...     "tls TLS_AES_256_GCM_SHA384 (Exim 4.98) (envelope-from <a@example.org>) id 1wERYT-0000000Fbcq-0WDP "
+...     "for b@example.net; Mon, 02 Mar 2026 10:00:05 +0100")
+>>> hop.from_name, hop.ip, hop.helo, hop.with_, hop.tls, hop.mta, hop.envelope_from, hop.date_utc
+('laptop', '192.0.2.9', 'laptop', 'ESMTPSA', 'TLS1.3', 'exim', 'a@example.org', '2026-03-02T09:00:05Z')
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime, timedelta, timezone
+
+from .dates import MONTHS, find_date, parse_date
+from .journey import Hop
+
+__all__ = ["parse_received", "fast_date", "mta_family", "KEYWORDS"]
+
+#: The clause names of RFC 5321 §4.4 (``Stamp``).
+KEYWORDS = frozenset({"from", "by", "via", "with", "id", "for"})
+
+_MARK = "\x00"  # stands for a comment in the top-level text: "\x00<index>"
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}\Z")
+_IPV6 = re.compile(r"[0-9A-Fa-f:]{2,39}(?:\.\d{1,3}){0,3}(?:%\w{1,20})?\Z")
+_HOSTLIKE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})\Z")
+_TLS = re.compile(r"\b(TLS[v_ -]?\d(?:[._]\d)?|SSLv\d|TLS)\b", re.IGNORECASE)
+_SENDMAIL_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?[\w.+-]*/[\w.+-]+")
+
+# The common RFC 5322 date, read without the general tokenizer (most headers take this path).
+_FAST_DATE = re.compile(
+    r"\s*(?:[A-Za-z]{3},?\s+)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d\d):(\d\d)\s+([+-])(\d\d)(\d\d)"
+    r"(?:\s+\([A-Za-z]{1,5}\)|\s+\x00\d{1,3})?\s*\Z"
+)
+_ZONES: dict[str, timezone] = {}
+
+
+def fast_date(text: str) -> tuple[datetime | None, list[str]]:
+    """:func:`mailhops.dates.parse_date` with a fast path for the plain RFC 5322 form.
+
+    >>> fast_date(" Tue, 17 Sep 2002 22:54:27 -0700 (PDT)")[0].isoformat()
+    '2002-09-17T22:54:27-07:00'
+    """
+    m = _FAST_DATE.match(text)
+    if m:
+        d, mon, y, hh, mm, ss, sign, oh, om = m.groups()
+        month = MONTHS.get(mon.lower())
+        if month is not None:
+            key = sign + oh + om
+            tz = _ZONES.get(key)
+            if tz is None:
+                minutes = int(oh) * 60 + int(om)
+                tz = timezone.utc if minutes == 0 else timezone(timedelta(minutes=-minutes if sign == "-" else minutes))
+                if int(oh) <= 14 and int(om) < 60:
+                    _ZONES[key] = tz
+            try:
+                return datetime(int(y), month, int(d), int(hh), int(mm), min(int(ss), 59), tzinfo=tz), []
+            except ValueError:
+                pass
+    return parse_date(text)
+
+
+def _split_comments(value: str) -> tuple[str, list[str], list[str]]:
+    """Replace each top-level comment by a marker word; return (text, comments, problems)."""
+    if "(" not in value and ")" not in value:
+        return value, [], []
+    out: list[str] = []
+    comments: list[str] = []
+    problems: list[str] = []
+    depth = 0
+    last = 0
+    start = 0
+    for m in re.finditer(r"\\.|[()]", value):
+        ch = m.group()
+        if ch == "(":
+            if depth == 0:
+                out.append(value[last:m.start()])
+                start = m.end()
+            depth += 1
+        elif ch == ")":
+            if depth == 0:
+                problems.append("a ')' closes no comment")
+                out.append(value[last:m.start()] + " ")
+                last = m.end()
+                continue
+            depth -= 1
+            if depth == 0:
+                out.append(f" {_MARK}{len(comments)} ")
+                comments.append(value[start:m.start()])
+                last = m.end()
+    if depth:
+        problems.append("a comment '(' is never closed")
+        out.append(f" {_MARK}{len(comments)} ")
+        comments.append(value[start:])
+    else:
+        out.append(value[last:])
+    return "".join(out), comments, problems
+
+
+def _ip_of(token: str) -> str | None:
+    """The bare IP address in ``[192.0.2.1]``, ``[IPv6:2001:db8::1]``, ``[192.0.2.1]:25``, ``user@[ip]``."""
+    t = token
+    if "@" in t:
+        t = t.rpartition("@")[2]
+    if t.startswith("["):
+        end = t.find("]")
+        t = t[1:end] if end > 0 else t[1:]
+    t = t.strip(".,;:")
+    if t[:5].lower() == "ipv6:":
+        t = t[5:]
+    if _IPV4.match(t):
+        return t
+    if t.count(":") >= 2 and _IPV6.match(t):
+        try:
+            ipaddress.ip_address(t)
+        except ValueError:
+            return None
+        return t.lower()
+    return None
+
+
+def _clean_name(token: str) -> str | None:
+    t = token.strip().rstrip(".,;").lower()
+    return t or None
+
+
+def _is_mark(word: str) -> bool:
+    return word.startswith(_MARK)
+
+
+class _TcpInfo:
+    __slots__ = ("ip_bracket", "ip_bare", "rdns", "helo", "first_name", "auth", "tls", "envelope_from", "ident")
+
+    def __init__(self) -> None:
+        self.ip_bracket: str | None = None
+        self.ip_bare: str | None = None
+        self.rdns: str | None = None
+        self.helo: str | None = None
+        self.first_name: str | None = None
+        self.auth: str | None = None
+        self.tls: str | None = None
+        self.envelope_from: str | None = None
+        self.ident: bool = False
+
+
+def _read_from_comment(text: str, info: _TcpInfo) -> None:
+    """Read one comment of the FROM clause: TCP info, HELO, authentication, TLS."""
+    low = text.lower()
+    stripped = text.strip()
+    if low.startswith("using ") or low.startswith("version=") or "cipher" in low:
+        m = _TLS.search(text)
+        if m and info.tls is None:
+            info.tls = m.group(1)
+        return
+    if low.startswith("authenticated sender:"):
+        info.auth = stripped.split(":", 1)[1].strip() or "yes"
+        return
+    if low.startswith("authenticated") or low.startswith("auth:"):
+        info.auth = info.auth or stripped
+        return
+    if "authenticated user" in low:  # SquirrelMail: (SquirrelMail authenticated user jm)
+        info.auth = stripped.rsplit(" ", 1)[-1]
+        return
+    if low.startswith("envelope-sender") or low.startswith("envelope-from"):
+        parts = stripped.split(None, 1)
+        if len(parts) == 2 and info.envelope_from is None:
+            info.envelope_from = parts[1].strip("<> ") or None
+        return
+    if low in ("may be forged", "no client certificate requested") or low.startswith("client certificate"):
+        return
+    words = stripped.split()
+    prev_name: str | None = None
+    i = 0
+    while i < len(words):
+        w = words[i]
+        lw = w.lower()
+        if lw.startswith("helo="):
+            val = w[5:]
+            if info.helo is None:
+                info.helo = _clean_name(val) if not val.startswith("[") else val
+            if info.first_name is None and not val.startswith("[") and val:
+                info.first_name = _clean_name(val)
+        elif lw == "helo" and i + 1 < len(words):  # qmail: (HELO name)
+            val = words[i + 1]
+            if info.helo is None:
+                info.helo = _clean_name(val) if not val.startswith("[") else val
+            if info.first_name is None and not val.startswith("["):
+                info.first_name = _clean_name(val)
+            i += 2
+            continue
+        elif lw.startswith(("port=", "ident=", "proto=")):
+            if lw.startswith("ident="):
+                info.ident = True
+        elif "[" in w:
+            # "name [ip]", "[ip]", "[ip]:port", "user@name [ip]", "user@[ip]", "name[ip]"
+            head, _, tail = w.partition("[")
+            ip = _ip_of("[" + tail)
+            if ip is not None:
+                if head and head != "@" and not head.endswith("@"):
+                    prev_name = head
+                if info.ip_bracket is None:
+                    info.ip_bracket = ip
+                    if prev_name is not None:
+                        name = prev_name.rpartition("@")[2].rpartition(":")[2]
+                        info.rdns = _clean_name(name)
+                        if info.first_name is None and info.rdns:
+                            info.first_name = info.rdns
+            prev_name = None
+        else:
+            ip = _ip_of(w)
+            if ip is not None:
+                if info.ip_bare is None:
+                    info.ip_bare = ip
+            elif lw not in ("may", "be", "forged"):
+                prev_name = w
+        i += 1
+
+
+def mta_family(signature: str, by_name: str | None, with_: str | None, via: str | None) -> str | None:
+    """The MTA family that wrote a Received header, from its software comments and names.
+
+    ``signature`` is the lower-cased text of the header outside the FROM clause's comments.
+
+    >>> mta_family("by mx.example.org (8.12.5/8.12.5) with esmtp id g7gd0an4037116", "mx.example.org", "ESMTP", None)
+    'sendmail'
+    """
+    s = signature
+    if "postfix" in s:
+        return "postfix"
+    if "exim" in s:
+        return "exim"
+    if "amavis" in s:
+        return "amavis"
+    if "fetchmail" in s:
+        return "fetchmail"
+    if "getmail" in s:
+        return "getmail"
+    if "qmail-scanner" in s or "mimedefang" in s or "mailscanner" in s or "spamd" in s:
+        return "filter"
+    if "qmail" in s or "(qp " in s:
+        return "qmail"
+    bn = by_name or ""
+    w = (with_ or "").lower()
+    if ("microsoft" in s or "with mapi" in s or "internet mail service" in s or "outlook.com" in bn
+            or "outlook.office365.com" in bn or "hotmail" in bn or "exchange" in s):
+        return "exchange"
+    if bn.endswith("google.com") or bn.endswith("googlemail.com") or "gmail" in bn:
+        return "gmail"
+    if "yahoo" in bn:
+        return "yahoo"
+    if w.startswith("http") or (via or "").lower().startswith("http") or "webmail" in s or "squirrelmail" in s:
+        return "webmail"
+    if "sendmail" in s or "/submit" in s or _SENDMAIL_VERSION.search(s):
+        return "sendmail"
+    for word, family in (("dovecot", "dovecot"), ("cyrus", "cyrus"), ("courier", "courier"), ("mdaemon", "mdaemon"),
+                         ("communigate", "communigate"), ("domino", "domino"), ("lotus", "domino"),
+                         ("zimbra", "zimbra"), ("mercury", "mercury"), ("smail", "smail"), ("zmailer", "zmailer"),
+                         ("haraka", "haraka"), ("sendgrid", "sendgrid"), ("amazonses", "ses"), ("amazonaws", "ses"),
+                         ("mailgun", "mailgun"), ("ecelerity", "ecelerity"), ("hmailserver", "hmailserver"),
+                         ("mailenable", "mailenable"), ("sun java system messaging", "sun"),
+                         ("netscape messaging", "sun"), ("pmdf", "pmdf"), ("mailman", "mailman")):
+        if word in s:
+            return family
+    return None
+
+
+def parse_received(value: str, n: int = 0) -> Hop:
+    """Read one Received header value (unfolded or not) into a :class:`Hop` numbered ``n``; never raises.
+
+    >>> hop = parse_received("from EXCH01.example.org (2001:db8::5) by EXCH02.example.org (2001:db8::6) "
+    ...     "with Microsoft SMTP Server (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) "
+    ...     "id 15.20.8182.16 via Frontend Transport; Mon, 2 Mar 2026 09:00:05 +0000")
+    >>> hop.from_name, hop.ip, hop.by_ip, hop.with_, hop.id, hop.via, hop.tls, hop.mta
+    ('exch01.example.org', '2001:db8::5', '2001:db8::6', 'MICROSOFT SMTP SERVER', '15.20.8182.16', 'Frontend Transport', 'TLS1_2', 'exchange')
+    >>> parse_received("(qmail 4711 invoked by uid 1000); 2 Mar 2026 09:00:05 -0000").from_name is None
+    True
+    """
+    try:
+        return _parse(value, n)
+    except Exception as err:  # the analyzer never raises; say what happened instead  # noqa: BLE001
+        raw = " ".join(str(value).split()) if isinstance(value, str) else repr(value)
+        return Hop(n=n, raw=raw, problems=[f"could not read this header ({type(err).__name__}: {err})"])
+
+
+_CLAUSE_SPLIT = re.compile(r"(?:^|(?<=\s))(from|by|via|with|id|for)(?=\s|$)", re.IGNORECASE)
+_CLAUSE_LOW = re.compile(r" (?=[fbvwi])(from|by|via|with|id|for)(?= )")
+
+
+def _split_clauses(seg: str) -> list[str]:
+    """``[lead, key1, text1, key2, text2, ...]`` like ``re.split`` with the keyword group, keys lower-case."""
+    padded = f" {seg} "
+    low = padded.lower()
+    if len(low) != len(padded):  # a few non-ASCII letters change length when lower-cased
+        parts = _CLAUSE_SPLIT.split(seg)
+        return [p.lower() if i % 2 else p for i, p in enumerate(parts)]
+    parts: list[str] = []
+    last = 0
+    for m in _CLAUSE_LOW.finditer(low):
+        parts.append(padded[last:m.start()])
+        parts.append(m.group(1))
+        last = m.end()
+    parts.append(padded[last:])
+    return parts
+_SIMPLE_TCP = re.compile(r"([^\s\[\]()@]+) \[(\d{1,3}(?:\.\d{1,3}){3})\]\Z")
+
+
+def _parse(value: str, n: int) -> Hop:
+    raw = " ".join(value.split())
+    hop = Hop(n=n, raw=raw)
+    problems = hop.problems
+    text, comments, cproblems = _split_comments(raw.replace(_MARK, " ") if _MARK in raw else raw)
+    if cproblems:
+        problems.extend(cproblems)
+    segments = text.split(";")
+
+    # The date: the first segment after a top-level ';' that reads as a date.
+    date_seg = -1
+    date_problems: list[str] = []
+    for k in range(1, len(segments)):
+        seg = segments[k]
+        if not seg or seg.isspace():
+            continue
+        when, dprob = fast_date(seg)
+        if when is None and _MARK in seg:
+            when, dprob = parse_date(_restore(seg, comments))
+        if when is not None:
+            hop.date = when
+            date_seg = k
+            date_problems = dprob
+            break
+        date_problems = dprob
+    if hop.date is None and raw:
+        # SendGrid and a few others forget the ';' before the date: look for one in the text.
+        when, dprob, start = find_date(segments[0])
+        if when is not None:
+            hop.date = when
+            date_problems = dprob
+            segments[0] = segments[0][:start]
+            problems.append("no ';' before the date")
+        elif len(segments) > 1:
+            problems.append("the date after ';' could not be read" + (f": {date_problems[0]}" if date_problems else ""))
+            date_problems = []
+        else:
+            problems.append("no date")
+    if date_problems:
+        problems.extend(date_problems)
+
+    # The clauses, outside comments: split each segment at the clause keywords.
+    clauses: dict[str, list[str]] = {}
+    lead: list[str] = []  # words before the first clause
+    stray: list[str] = []  # words after a one-word clause (ID, FOR) or in an unread segment
+    for k, seg in enumerate(segments):
+        parts = _split_clauses(seg)
+        head = parts[0].split()
+        if head:
+            if k == 0:
+                lead.extend(head)
+            elif k != date_seg:
+                stray.extend(head)
+        for i in range(1, len(parts), 2):
+            key = parts[i].lower()
+            words = parts[i + 1].split()
+            if key in clauses:
+                if key == "from" or key == "by":
+                    problems.append(f"a second {key.upper()} clause was ignored")
+                continue
+            if key == "id" or key == "for":
+                if len(words) > 1:
+                    rest = words[1:]
+                    if k != date_seg:
+                        stray.extend(w for w in rest if w[0] != _MARK)
+                    stray.extend(w for w in rest if w[0] == _MARK)
+                    words = words[:1]
+            clauses[key] = words
+
+    # FROM
+    from_words = clauses.get("from")
+    from_marks: set[str] = set()
+    info = _TcpInfo()
+    if from_words:
+        first = from_words[0]
+        rest = from_words[1:]
+        if first[0] == _MARK:
+            rest = from_words
+            first = ""
+        extra_ip = None
+        for w in rest:
+            if w[0] == _MARK:
+                from_marks.add(w)
+                c = _comment(w, comments)
+                m = _SIMPLE_TCP.match(c)
+                if m and info.ip_bracket is None:
+                    info.ip_bracket = m.group(2)
+                    info.rdns = m.group(1).rstrip(".").lower()
+                    if info.first_name is None:
+                        info.first_name = info.rdns
+                else:
+                    _read_from_comment(c, info)
+            elif extra_ip is None:
+                extra_ip = _ip_of(w)
+        first_ip = None
+        if not first:
+            hop.from_name = info.first_name
+        elif first[0] == "[":
+            first_ip = _ip_of(first)
+            hop.from_name = info.first_name
+        elif "@" in first:
+            hop.from_name = None  # a sender address, not a host
+            if "[" in first:
+                first_ip = _ip_of(first)
+        else:
+            name, _, tail = first.partition("[")
+            hop.from_name = _clean_name(name)
+            first_ip = _ip_of("[" + tail) if tail else _ip_of(name)
+        hop.ip = info.ip_bracket or info.ip_bare or extra_ip or first_ip
+        hop.rdns = info.rdns if info.rdns != "unknown" else None
+        hop.auth = info.auth
+        hop.tls = info.tls
+        hop.envelope_from = info.envelope_from
+    elif from_words is not None:
+        problems.append("FROM clause is empty")
+
+    # BY
+    by_words = clauses.get("by")
+    if by_words:
+        first = by_words[0]
+        if first[0] == _MARK:
+            problems.append("BY clause has no host name")
+        elif first[0] == "[":
+            hop.by_ip = _ip_of(first)
+        else:
+            name, _, tail = first.partition("[")
+            hop.by_name = _clean_name(name)
+            if tail:
+                hop.by_ip = _ip_of("[" + tail)
+        if hop.by_ip is None:
+            for w in by_words[1:]:
+                if w[0] == _MARK:
+                    c = _comment(w, comments)
+                    if c[:1].isdigit() or c[:1] == "[" or c.count(":") >= 2:
+                        for cw in c.split():
+                            ip = _ip_of(cw)
+                            if ip:
+                                hop.by_ip = ip
+                                break
+                    break
+    elif by_words is not None:
+        problems.append("BY clause is empty")
+
+    # WITH / VIA: the words up to the first comment or the next clause
+    for key in ("with", "via"):
+        words = clauses.get(key)
+        if words is None:
+            continue
+        taken: list[str] = []
+        for w in words:
+            if w[0] == _MARK:
+                if taken:
+                    break
+                continue
+            if len(taken) >= 4:
+                break
+            taken.append(w)
+        if not taken:
+            problems.append(f"{key.upper()} clause is empty")
+        elif key == "with":
+            hop.with_ = " ".join(taken).upper()
+        else:
+            hop.via = " ".join(taken)
+
+    # ID / FOR: one word each
+    words = clauses.get("id")
+    if words is not None:
+        if words and words[0][0] != _MARK:
+            hop.id = words[0].rstrip(",;")
+        else:
+            problems.append("ID clause is empty")
+    words = clauses.get("for")
+    if words is not None:
+        if words and words[0][0] != _MARK:
+            hop.for_ = words[0].rstrip(",;").strip("<>") or None
+        else:
+            problems.append("FOR clause is empty")
+
+    # Every comment outside the FROM clause: software names, TLS, envelope sender.
+    signature_parts: list[str] = []
+    for i, c in enumerate(comments):
+        if f"{_MARK}{i}" in from_marks:
+            continue
+        signature_parts.append(c)
+        lc = c[:16].lower()
+        if lc.startswith(("envelope-from", "envelope-sender")):
+            if hop.envelope_from is None and " " in c.strip():
+                hop.envelope_from = c.split(None, 1)[1].strip("<> ") or None
+        elif hop.tls is None and (lc.startswith(("tls", "ssl", "using ", "version=")) or "cipher" in c):
+            m = _TLS.search(c)
+            if m:
+                hop.tls = m.group(1)
+    for key in ("by", "with", "via"):
+        words = clauses.get(key)
+        if words:
+            signature_parts.extend(w for w in words if w[0] != _MARK)
+    if lead:
+        words_lead = [w for w in lead if w[0] != _MARK]
+        if words_lead:
+            problems.append(f"unexpected text before the first clause: {' '.join(words_lead)[:60]!r}")
+    if not clauses and hop.date is None:
+        problems.append("no FROM, BY or date found")
+
+    signature = " ".join(signature_parts).lower()
+    hop.mta = mta_family(signature, hop.by_name, hop.with_, hop.via)
+    if hop.mta is None and from_marks:
+        # qmail writes "(HELO name)" in upper case, Exim "helo=name"
+        from_comments = " ".join(_comment(w, comments) for w in from_marks)
+        if "HELO " in from_comments:
+            hop.mta = "qmail"
+        elif "helo=" in from_comments:
+            hop.mta = "exim"
+
+    # helo / rdns: which name is which depends on the family
+    if from_words and hop.from_name and from_words[0][0] not in ("[", _MARK) and "@" not in from_words[0]:
+        name = hop.from_name
+        if hop.mta == "exim":
+            # Exim: "from <rdns> ([ip] helo=<helo>)"; no helo= means the HELO name equalled the rDNS name
+            if info.ip_bracket is not None or info.ip_bare is not None:
+                hop.rdns = name
+            hop.helo = info.helo or name
+        elif hop.mta == "qmail":
+            # qmail: "from <rdns> (HELO <helo>) (<ip>)"; no HELO part means they were equal
+            hop.rdns = name if name != "unknown" else None
+            hop.helo = info.helo or name
+        else:
+            # Postfix, Sendmail, Gmail, Exchange...: "from <helo> (<rdns> [<ip>])"
+            hop.helo = name
+    elif info.helo is not None:
+        hop.helo = info.helo
+    return hop
+
+
+def _comment(mark: str, comments: list[str]) -> str:
+    try:
+        return comments[int(mark[1:])]
+    except (ValueError, IndexError):
+        return ""
+
+
+def _restore(text: str, comments: list[str]) -> str:
+    return " ".join(f"({_comment(w, comments)})" if _is_mark(w) else w for w in text.split())
