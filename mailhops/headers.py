@@ -21,6 +21,7 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import functools
 import re
 from datetime import datetime, timezone
 from email.message import Message
@@ -268,16 +269,19 @@ def count_hops(message: bytes | str | Message) -> int:
 
 
 def count_fields(message: bytes, names: tuple[str, ...]) -> int:
-    """How many header fields in the header block have one of ``names`` (lower-case)."""
+    """How many header fields in the header block have one of ``names`` (lower-case).
+
+    >>> count_fields(b"Received: a\\r\\n b\\r\\nDelivered-To: x\\r\\n\\r\\nReceived: not a header", ("received",))
+    1
+    """
     block = _header_block(message)
-    total = 0
-    for line in block.split(b"\n"):
-        if line[:1] in (b" ", b"\t"):
-            continue
-        name = line.split(b":", 1)[0].strip().lower()
-        if name.decode("ascii", "replace") in names:
-            total += 1
-    return total
+    return len(_field_re(names).findall(block))
+
+
+@functools.lru_cache(maxsize=32)
+def _field_re(names: tuple[str, ...]) -> re.Pattern[bytes]:
+    alternatives = b"|".join(re.escape(n.encode("ascii")) for n in names)
+    return re.compile(rb"^(?:" + alternatives + rb")[ \t]*:", re.IGNORECASE | re.MULTILINE)
 
 
 def parse(message: bytes) -> Message:

@@ -15,8 +15,10 @@ DATA, the headers it prepends, where it sends the message next, and the bounce (
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import email.utils
+import functools
 import random
 import re
 import string
@@ -30,7 +32,6 @@ from . import headers as hdr
 from .topology import Server, Topology, domain_of
 
 _B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
-_B64 = string.ascii_letters + string.digits + "+/"
 
 #: Ports by role of the receiving server.
 PORTS = {"submission": 587, "mailbox": 24, "webmail": 443}
@@ -99,8 +100,14 @@ class Route:
 
 
 def tz_of(server: Server) -> timezone:
+    """The server's time zone (its clock offset, with the usual abbreviation where there is one)."""
+    return _tz(server.tz_minutes)
+
+
+@functools.lru_cache(maxsize=64)
+def _tz(minutes: int) -> timezone:
     names = {0: "UTC", 60: "CET", 120: "EET", -300: "EST", -480: "PST", 540: "JST", 330: "IST"}
-    return timezone(timedelta(minutes=server.tz_minutes), names.get(server.tz_minutes))
+    return timezone(timedelta(minutes=minutes), names.get(minutes))
 
 
 def queue_id(server: Server, rng: random.Random, when: datetime) -> str | None:
@@ -113,7 +120,7 @@ def queue_id(server: Server, rng: random.Random, when: datetime) -> str | None:
     """
     mta = server.mta
     if mta == "postfix":
-        return "".join(rng.choice("0123456789ABCDEF") for _ in range(11))
+        return f"{rng.getrandbits(44):011X}"
     if mta == "exim":  # Exim 4.97+: base62 time, pid, fraction
         t = int(when.timestamp())
         head = ""
@@ -135,8 +142,8 @@ def queue_id(server: Server, rng: random.Random, when: datetime) -> str | None:
         a = "".join(rng.choice("0123456789abcdef") for _ in range(13))
         b = "".join(rng.choice("0123456789abcdef") for _ in range(11))
         return f"{a}-{b}si{rng.randint(1000000, 9999999)}{rng.choice('abcdef')}{rng.choice('abcdef')}.{rng.randint(1, 999)}.{u:%Y.%m.%d.%H.%M.%S}"
-    if mta == "dovecot":
-        return "".join(rng.choice(_B64[:62]) for _ in range(22))
+    if mta == "dovecot":  # a GUID in base64, as Dovecot's LMTP session ids look
+        return base64.b64encode(rng.getrandbits(128).to_bytes(16, "big"), b"+/").decode("ascii")[:22]
     return None
 
 
@@ -525,13 +532,34 @@ def new_message(
     *,
     sender_name: str | None = None,
 ) -> bytes:
-    """The message as the mail client writes it (From, To, Subject, Date, Message-ID, MIME-Version)."""
+    """The message as the mail client writes it (From, To, Subject, Date, Message-ID, MIME-Version).
+
+    >>> raw = new_message("alice@example.org", "bob@example.net", "Hi", "Hello!\\n",
+    ...                   datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc), "example.org", random.Random(0))
+    >>> import email; msg = email.message_from_bytes(raw)
+    >>> msg["Subject"], msg["Date"]
+    ('Hi', 'Mon, 02 Mar 2026 10:00:00 +0000')
+    """
     hdr.check_header_value("Subject", subject)
+    template = _message_template(sender, recipient, subject, body, sender_name)
+    msg_id = f"<{rng.getrandbits(64):016x}.{rng.getrandbits(20):05x}@{message_id_domain}>"
+    return template.replace(_DATE_SLOT, email.utils.format_datetime(when).encode("ascii"), 1).replace(
+        _ID_SLOT, msg_id.encode("utf-8"), 1
+    )
+
+
+_DATE_SLOT = b"Thu, 01 Jan 1970 00:00:00 +0000"
+_ID_SLOT = b"<message-id-slot@mailhops.invalid>"
+
+
+@functools.lru_cache(maxsize=256)
+def _message_template(sender: str, recipient: str, subject: str, body: str, sender_name: str | None) -> bytes:
+    """Build the message once with the stdlib ``email`` package; Date and Message-ID are filled in per send."""
     msg = EmailMessage()
     msg["From"] = email.utils.formataddr((sender_name, sender)) if sender_name else sender
     msg["To"] = recipient
     msg["Subject"] = subject
-    msg["Date"] = email.utils.format_datetime(when)
-    msg["Message-ID"] = f"<{rng.getrandbits(64):016x}.{rng.getrandbits(20):05x}@{message_id_domain}>"
+    msg["Date"] = _DATE_SLOT.decode()
+    msg["Message-ID"] = _ID_SLOT.decode()
     msg.set_content(body)
     return msg.as_bytes(policy=email.policy.SMTP)

@@ -179,7 +179,7 @@ class _Walk:
         self.last = state
         if origin.role == "webmail" and not injected:
             kind, result = self.transfer(_BROWSER, origin, env, message)
-            state.message = result  # type: ignore[assignment]
+            state = self.last = _State(origin, env, result)  # type: ignore[arg-type]
         while True:
             self.last = state
             if self.n >= MAX_HOPS:
@@ -221,6 +221,7 @@ class _Walk:
                     looped = reply.status.startswith("5.4") or "hops" in reply.text.lower() or "loop" in reply.text.lower()
                     return self._bounce(cur, state, reply, kind="looped" if looped else "rejected", remote=nxt.name)
                 state = _State(nxt, state.envelope, result)  # type: ignore[arg-type]
+                self.last = state
                 moved = True
                 break
             if not moved:

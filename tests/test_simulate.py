@@ -1,0 +1,232 @@
+"""Every scenario ends as the lessons say, and the delivered message is a real RFC 5322 message."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from datetime import timezone
+
+import pytest
+
+from mailhops import HeaderValueError, TopologyError, count_hops, send
+from mailhops.scenarios import SCENARIOS, get, names, run
+
+EXPECTED_PATHS = {
+    "three-hops": ["smtp.example.org", "mx.example.net", "imap.example.net"],
+    "webmail": ["webmail.example.org", "smtp.example.org", "mx.example.net", "imap.example.net"],
+    "mx-fallback": ["smtp.example.org", "mx2.example.net", "imap.example.net"],
+    "forwarding": ["smtp.example.org", "mx.alumni.example.edu", "mx.example.net", "imap.example.net"],
+    "enterprise": ["smtp.example.org", "mx.example.net", "spamfilter.example.net", "av.example.net",
+                   "archive.example.net", "lists.example.net", "hub.example.net", "imap.example.net"],
+    "migration": ["smtp.example.org", "mx.example.net", "hub.example.net", "imap.example.net"],
+}
+
+
+@pytest.mark.parametrize("name", names())
+def test_scenario_ends_with_expected_outcome_and_status(name: str) -> None:
+    sc = get(name)
+    journey = run(name)
+    assert journey.outcome is not None
+    assert (journey.outcome.kind, journey.outcome.status) == (sc.expected, sc.expected_status)
+    assert journey.scenario == name
+    assert sc.summary and len(sc.description) > 100
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PATHS))
+def test_delivery_paths(name: str) -> None:
+    journey = run(name)
+    assert [h.by_name for h in journey.hops] == EXPECTED_PATHS[name]
+
+
+def test_three_hops_protocols_and_headers() -> None:
+    j = run("three-hops")
+    assert [h.with_ for h in j.hops] == ["ESMTPSA", "ESMTPS", "LMTP"]
+    msg = j.final_message()
+    assert msg is not None
+    assert msg["Return-Path"] == "<alice@example.org>"
+    assert msg["Delivered-To"] == "bob@example.net"
+    received = msg.get_all("Received")
+    assert len(received) == 3 == count_hops(j.message)
+    # newest on top: the top Received is the mailbox server's LMTP line, the bottom one the submission server's
+    assert "by imap.example.net with LMTP" in " ".join(received[0].split())
+    assert "by smtp.example.org (Postfix) with ESMTPSA" in " ".join(received[-1].split())
+    for field in ("From", "To", "Subject", "Date", "Message-ID"):
+        assert msg[field]
+    # the IP the server saw and the name the client claimed are both in the first hop
+    first = j.hops[0]
+    assert first.helo == "[192.168.1.23]" and first.ip == "203.0.113.45"
+    assert first.rdns == "host-203-0-113-45.isp.example" and first.from_name == "host-203-0-113-45.isp.example"
+
+
+def test_smtp_dialogue_has_real_reply_codes() -> None:
+    hop = run("three-hops").hops[0]
+    text = [str(line) for line in hop.smtp]
+    assert text[0].startswith("S: 220 smtp.example.org ESMTP Postfix")
+    assert "C: STARTTLS" in text and "S: 235 2.7.0 Authentication successful" in text
+    assert any(t.startswith("S: 250 2.0.0 Ok: queued as " + hop.id) for t in text)
+    assert text[-1] == "S: 221 2.0.0 Bye"
+    lmtp = run("three-hops").hops[2]
+    assert any(str(line).startswith("C: LHLO ") for line in lmtp.smtp)
+
+
+def test_rejection_during_smtp_makes_sender_server_bounce() -> None:
+    j = run("unknown-user")
+    assert j.attempts and j.attempts[0].status == "rejected"
+    assert "550 5.1.1" in j.outcome.reply
+    bounce = j.bounce
+    assert bounce is not None and bounce.envelope_from == ""
+    assert bounce.outcome.kind == "delivered" and bounce.outcome.mailbox == "alice@example.org"
+    dsn = bounce.final_message()
+    assert dsn.get_content_type() == "multipart/report"
+    assert dsn.get_param("report-type") == "delivery-status"
+    assert dsn["Return-Path"] == "<>"
+    parts = list(dsn.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "message/delivery-status", "text/rfc822-headers"]
+    status = parts[1].as_string()
+    for field in ("Reporting-MTA: dns; smtp.example.org", "Final-Recipient: rfc822; bbo@example.net",
+                  "Action: failed", "Status: 5.1.1", "Diagnostic-Code: smtp; 550 5.1.1"):
+        assert field in status
+    assert "Subject: Lunch on Friday?" in parts[2].get_payload()
+    # the bounce is written by the sender's own server: the first hop of the bounce starts there
+    assert bounce.hops[0].from_server == "smtp.example.org"
+
+
+def test_accept_then_bounce_goes_to_the_forged_sender_and_says_why() -> None:
+    j = run("spam-accept-then-bounce")
+    assert j.hops[0].by_name == "mail.example.com"  # the spammer's server, not Alice's
+    assert j.bounce is not None and j.bounce.outcome.mailbox == "alice@example.org"
+    assert any("backscatter" in note for note in j.notes)
+    assert j.bounce.hops[0].from_server == "spamfilter.example.net"
+
+
+def test_spam_to_junk_is_flagged_and_filed() -> None:
+    j = run("spam-to-junk")
+    msg = j.final_message()
+    assert msg["X-Spam-Flag"] == "YES"
+    assert msg["X-Spam-Status"].startswith("Yes, score=")
+    assert j.outcome.folder == "Junk"
+
+
+def test_dropped_spam_is_accepted_then_silent() -> None:
+    j = run("spam-dropped")
+    assert j.bounce is None
+    assert "silently discarded" in j.outcome.detail
+
+
+def test_forwarding_loop_stops_at_postfix_limit_and_bounces() -> None:
+    j = run("forwarding-loop")
+    assert j.outcome.kind == "looped"
+    assert j.outcome.reply == "554 5.4.0 Error: too many hops"
+    # Postfix counts its own Received too: it refuses a message that arrives with 49
+    assert len(j.hops) == 49
+    assert j.bounce is not None and j.bounce.outcome.kind == "delivered"
+    assert j.bounce.envelope_from == ""
+
+
+def test_lower_hop_limit_stops_the_loop_sooner() -> None:
+    sc = get("forwarding-loop")
+    t = sc.build()
+    for s in t.servers.values():
+        s.hop_limit = 10
+    j = send(t, sc.sender, sc.recipient)
+    assert j.outcome.kind == "looped" and len(j.hops) == 9
+
+
+@pytest.mark.parametrize("mta, reply", [
+    ("exim", '550 5.4.0 Too many "Received" headers - suspected mail loop'),
+    ("sendmail", "554 5.4.6 Too many hops"),
+    ("exchange", "554 5.4.14 Hop count exceeded - possible mail loop"),
+])
+def test_each_mta_stops_loops_with_its_own_words(mta: str, reply: str) -> None:
+    sc = get("forwarding-loop")
+    t = sc.build()
+    for name in ("fwd.example.com", "fwd.example.edu"):
+        t.servers[name].mta = mta
+    j = send(t, sc.sender, sc.recipient)
+    assert j.outcome.kind == "looped"
+    assert j.outcome.reply == reply
+    assert len(j.hops) < 60
+
+
+def test_deferred_keeps_message_and_records_both_attempts() -> None:
+    j = run("deferred")
+    assert [a.status for a in j.attempts] == ["unreachable", "unreachable"]
+    assert [a.by_name for a in j.attempts] == ["mx1.example.net", "mx2.example.net"]
+    assert j.bounce is None
+    assert "queue of smtp.example.org" in j.outcome.detail
+
+
+def test_mx_fallback_tries_primary_first() -> None:
+    j = run("mx-fallback")
+    assert j.attempts[0].by_name == "mx1.example.net" and j.attempts[0].status == "unreachable"
+    assert j.lookups[0].qname == "example.net" and j.lookups[0].before_hop == 2
+
+
+def test_null_mx_bounces_with_5_1_10() -> None:
+    sc = get("three-hops")
+    t = sc.build()
+    t.domains["example.net"].null_mx = True
+    for s in list(t.servers.values()):
+        if s.domain == "example.net":
+            s.mx_preference = None
+    t.users.pop("bob@example.net")
+    j = send(t, sc.sender, "bob@example.net")
+    assert (j.outcome.kind, j.outcome.status) == ("bounced", "5.1.10")
+    assert j.bounce is not None
+
+
+def test_enterprise_layers_add_their_headers() -> None:
+    j = run("enterprise")
+    msg = j.final_message()
+    assert msg["X-Virus-Scanned"] == "ClamAV using ClamSMTP"
+    assert msg["X-Spam-Status"].startswith("No, score=")
+    assert msg["X-MS-Exchange-Organization-AuthSource"] == "hub.example.net"
+    assert any("archive copy" in c for c in j.copies)
+    exchange = [h for h in j.hops if h.by_name == "hub.example.net"][0]
+    assert exchange.with_ == "MICROSOFT SMTP SERVER" and exchange.for_ is None
+    assert re.search(r"with Microsoft SMTP Server (\(version=[^)]*\) )?id 15\.2\.\d+\.\d+;", " ".join(exchange.added_headers[-1].split()))
+    alias = [h for h in j.hops if h.by_name == "lists.example.net"][0]
+    assert alias.for_ == "sales@example.net" and "expanded to bob@example.net" in alias.decision
+
+
+def test_migration_routes_each_user_to_their_generation() -> None:
+    sc = get("migration")
+    old = sc.run(recipient="carol@example.net")
+    assert old.hops[-1].by_name == "mbx2016.example.net"
+    assert run("migration").hops[-1].by_name == "imap.example.net"
+
+
+def test_webmail_first_hop_is_http() -> None:
+    j = run("webmail")
+    assert j.hops[0].with_ == "HTTP"
+    assert "with HTTP (HTTP/1.1 POST)" in j.hops[0].added_headers[-1]
+    assert j.hops[1].with_ == "ESMTPSA"
+
+
+def test_header_injection_is_refused() -> None:
+    sc = get("three-hops")
+    with pytest.raises(HeaderValueError, match="line break"):
+        send(sc.build(), sc.sender, sc.recipient, subject="hi\r\nBcc: all@example.net")
+
+
+def test_sender_without_client_is_a_topology_error() -> None:
+    sc = get("three-hops")
+    with pytest.raises(TopologyError, match="cannot send"):
+        send(sc.build(), "bob@example.net", sc.sender)
+
+
+def test_dates_are_realistic_rfc5322() -> None:
+    j = run("three-hops")
+    msg = email.message_from_bytes(j.message, policy=email.policy.default)
+    for value in msg.get_all("Received"):
+        date_text = str(value).rsplit(";", 1)[1].strip()
+        parsed = email.utils.parsedate_to_datetime(re.sub(r"\s*\([A-Z]+\)$", "", date_text))
+        assert parsed.tzinfo is not None
+    assert all(h.date.astimezone(timezone.utc).year == 2026 for h in j.hops)
+
+
+def test_scenario_registry_is_complete() -> None:
+    required = {"three-hops", "webmail", "mx-fallback", "spam-rejected", "spam-accept-then-bounce", "spam-dropped",
+                "spam-to-junk", "unknown-user", "forwarding", "forwarding-loop", "enterprise", "migration", "deferred"}
+    assert required <= set(SCENARIOS)
