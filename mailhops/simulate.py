@@ -143,7 +143,8 @@ class _Walk:
                 lines += [SmtpLine("C", "QUIT"), SmtpLine("S", "221 2.0.0 Bye")]
                 hop.status = "rejected"
                 hop.date = self.clock
-                hop.ip, hop.helo, hop.rdns, hop.from_name = ip, helo, rdns, _from_name(helo, rdns)
+                hop.ip, hop.helo, hop.rdns = ip, helo, rdns
+                hop.from_name = _from_name(_flavour(server, session), helo, rdns)
                 hop.with_ = session.protocol
                 hop.for_ = env.rcpt
                 hop.smtp = lines
@@ -158,7 +159,7 @@ class _Walk:
             lines += [SmtpLine("C", "QUIT"), SmtpLine("S", "221 2.0.0 Bye")]
         self.n = n
         hop.ip, hop.helo, hop.rdns = ip, helo, rdns
-        hop.from_name = _from_name(helo, rdns)
+        hop.from_name = _from_name(_flavour(server, session), helo, rdns)
         hop.with_ = _with_word(server, session)
         hop.id = qid
         hop.for_ = None if server.mta == "exchange" and not lmtp else (env.rcpt if not http else None)
@@ -313,10 +314,23 @@ def _dovecot(server: Server) -> Server:
     return twin
 
 
-def _from_name(helo: str | None, rdns: str | None) -> str | None:
-    if helo and not helo.startswith("["):
-        return helo.lower().rstrip(".")
-    return rdns.lower().rstrip(".") if rdns else None
+def _flavour(server: Server, session: Session) -> str:
+    return "webmail" if session.http else "dovecot" if session.lmtp else server.mta
+
+
+def _from_name(flavour: str, helo: str | None, rdns: str | None) -> str | None:
+    """The first host name in the FROM clause of the Received line this flavour writes (what the analyzer reads)."""
+    claimed = helo.lower().rstrip(".") if helo and not helo.startswith("[") else None
+    reverse = rdns.lower().rstrip(".") if rdns else None
+    if flavour in ("postfix", "sendmail", "gmail"):  # from HELO (RDNS [IP]); "unknown" when there is no PTR
+        return claimed or reverse or "unknown"
+    if flavour == "exim":  # from RDNS ([IP] helo=HELO)
+        return reverse or claimed
+    if flavour == "qmail":  # from RDNS (HELO helo) (IP)
+        return reverse or "unknown"
+    if flavour == "webmail":  # from RDNS ([IP]) or from [IP]
+        return reverse
+    return claimed or reverse  # exchange, dovecot: from HELO (...)
 
 
 def _with_word(server: Server, session: Session) -> str:
