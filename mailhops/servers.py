@@ -236,39 +236,41 @@ def relay_denied(server: Server, rcpt: str) -> Reply:
 def loop_reply(server: Server, message: bytes) -> Reply | None:
     """The refusal at end of DATA when the message has made too many hops for this MTA, else ``None``.
 
-    Each MTA counts in its own way: Postfix counts Received headers including the one it is adding
-    (``hopcount_limit``, 50); Sendmail counts Received, Via, X400-Received and Mail-From (``MaxHopCount``,
-    25); qmail counts Received and Delivered-To (100); Exchange counts Received (30). Exim does not refuse
-    during SMTP: it accepts and then bounces (:func:`loop_after_accept`).
+    Each MTA counts in its own way. Postfix's cleanup counts Received headers including the one smtpd is
+    adding (``hopcount_limit``, 50) and smtpd refuses with ``554 5.4.0 Error: too many hops``; Exim refuses
+    when the message arrives with more Received headers than ``received_headers_max`` (30); qmail counts
+    Received and Delivered-To (100); Exchange counts Received (30). Sendmail does not refuse during SMTP:
+    it accepts and then bounces (:func:`loop_after_accept`).
     """
     limit = server.effective_hop_limit
     mta = server.mta
-    if mta == "exim":
-        return None
     if mta == "sendmail":
-        count = hdr.count_hops(message)
-        over = count > limit
-    elif mta == "qmail":
-        count = hdr.count_fields(message, ("received", "delivered-to"))
-        over = count >= limit
+        return None
+    if mta == "qmail":
+        over = hdr.count_fields(message, ("received", "delivered-to")) >= limit
     elif mta in ("postfix", "dovecot"):
-        count = hdr.count_fields(message, ("received",)) + 1
-        over = count >= limit
+        over = hdr.count_fields(message, ("received",)) + 1 >= limit
+    elif mta == "exim":
+        over = hdr.count_fields(message, ("received",)) > limit
     else:
-        count = hdr.count_fields(message, ("received",))
-        over = count >= limit
-    if not over:
-        return None
-    return _parse_reply(server.loop_reply)
+        over = hdr.count_fields(message, ("received",)) >= limit
+    return _parse_reply(server.loop_reply) if over else None
 
 
-def loop_after_accept(server: Server, message: bytes) -> Reply | None:
-    """Exim's check at delivery time (``received_headers_max``, 30, counting its own header): bounce if over."""
-    if server.mta != "exim":
+def loop_after_accept(server: Server, message: bytes, envelope: Envelope | None = None,
+                      via: str | None = None) -> Reply | None:
+    """Sendmail's check at delivery time (``MaxHopCount``, 25): it counts Received, Via, X400-Received and
+    Mail-From headers and, above the limit, bounces with ``554 5.4.6 Too many hops N (25 max) ...``."""
+    if server.mta != "sendmail":
         return None
-    if hdr.count_fields(message, ("received",)) > server.effective_hop_limit:
-        return _parse_reply(server.loop_reply)
-    return None
+    # the message here already carries Sendmail's own Received line, which Sendmail does not count
+    count = hdr.count_hops(message) - 1
+    if count <= server.effective_hop_limit:
+        return None
+    sender = f"<{envelope.mail_from}>" if envelope else "<>"
+    rcpt = f"<{envelope.rcpt}>" if envelope else "(nobody)"
+    return Reply(554, "5.4.6", f"Too many hops {count} ({server.effective_hop_limit} max): from {sender} via "
+                               f"{via or 'localhost'}, to {rcpt}")
 
 
 def _parse_reply(text: str) -> Reply:

@@ -237,7 +237,7 @@ class _Walk:
     def _after_accept(self, state: _State) -> Outcome | None:
         server, env = state.server, state.envelope
         hop = self.j.hops[-1]
-        looping = srv.loop_after_accept(server, state.message)
+        looping = srv.loop_after_accept(server, state.message, env, hop.from_name)
         if looping is not None:
             return self._bounce(server, state, looping, kind="looped")
         if server.spam_threshold is not None and server.spam_action in ("drop", "bounce"):

@@ -53,7 +53,7 @@ MTAS: dict[str, dict[str, object]] = {
     "exim": {
         "software": "Exim 4.98",
         "hop_limit": 30,
-        "loop_reply": '550 5.4.0 Too many "Received" headers - suspected mail loop',
+        "loop_reply": '550 Too many "Received" headers - suspected mail loop',
     },
     "sendmail": {"software": "Sendmail 8.18.1", "hop_limit": 25, "loop_reply": "554 5.4.6 Too many hops"},
     "qmail": {"software": "qmail 1.03", "hop_limit": 100, "loop_reply": "554 too many hops, this message is looping (#5.4.6)"},
@@ -191,6 +191,12 @@ class Topology:
 
     def __repr__(self) -> str:
         return f"Topology({self.name!r}, {len(self.domains)} domains, {len(self.servers)} servers)"
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        """Jupyter shows a topology as its diagram (see :func:`mailhops.render.repr_mimebundle`)."""
+        from .render import repr_mimebundle
+
+        return repr_mimebundle(self, include, exclude)
 
     # -- building -------------------------------------------------------------------------------
     def add_domain(self, name: str, *, null_mx: bool = False, a: str | None = None) -> Domain:

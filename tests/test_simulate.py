@@ -134,8 +134,8 @@ def test_lower_hop_limit_stops_the_loop_sooner() -> None:
 
 
 @pytest.mark.parametrize("mta, reply", [
-    ("exim", '550 5.4.0 Too many "Received" headers - suspected mail loop'),
-    ("sendmail", "554 5.4.6 Too many hops"),
+    ("exim", '550 Too many "Received" headers - suspected mail loop'),
+    ("sendmail", "554 5.4.6 Too many hops 26 (25 max): from <alice@example.org> via fwd.example."),
     ("exchange", "554 5.4.14 Hop count exceeded - possible mail loop"),
 ])
 def test_each_mta_stops_loops_with_its_own_words(mta: str, reply: str) -> None:
@@ -145,7 +145,8 @@ def test_each_mta_stops_loops_with_its_own_words(mta: str, reply: str) -> None:
         t.servers[name].mta = mta
     j = send(t, sc.sender, sc.recipient)
     assert j.outcome.kind == "looped"
-    assert j.outcome.reply == reply
+    assert j.outcome.reply.startswith(reply)
+    assert j.bounce is not None and j.bounce.outcome.kind == "delivered"
     assert len(j.hops) < 60
 
 
