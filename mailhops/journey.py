@@ -263,3 +263,9 @@ class Journey:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter shows a journey as its diagram (see :func:`mailhops.render.repr_mimebundle`)."""
+        from .render import repr_mimebundle
+
+        return repr_mimebundle(self, include, exclude)
