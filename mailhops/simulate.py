@@ -356,6 +356,16 @@ def _bounce_journey(topology: Topology, reporter: Server, env: Envelope, dsn: by
                     clock: datetime) -> Journey:
     journey = Journey(source="simulated", envelope_from="", envelope_to=env.mail_from)
     walk = _Walk(topology, rng, journey, clock, bounce=True)
+    if reporter.mta == "postfix":
+        # Postfix's bounce daemon injects the DSN locally; cleanup stamps it "Received: by HOST (Postfix) id ..."
+        when = clock.astimezone(srv.tz_of(reporter)).replace(microsecond=0)
+        qid = srv.queue_id(reporter, rng, when)
+        field = f"Received: by {reporter.name} (Postfix)\r\n\tid {qid}; {hdr.rfc5322_date(when, zone_comment=True, day=' 2')}"
+        dsn = hdr.prepend(dsn, [field])
+        journey.hops.append(Hop(n=1, by_name=reporter.name, by_ip=reporter.ip, id=qid, date=when, mta="postfix",
+                                envelope_from="", added_headers=[field], by_server=reporter.name,
+                                decision="bounce written and queued locally by the bounce daemon"))
+        walk.n = 1
     journey.outcome = walk.run(reporter, Envelope("", env.mail_from), dsn, injected=True)
     if journey.message is None:
         journey.message = walk.last.message

@@ -88,8 +88,10 @@ def test_rejection_during_smtp_makes_sender_server_bounce() -> None:
                   "Action: failed", "Status: 5.1.1", "Diagnostic-Code: smtp; 550 5.1.1"):
         assert field in status
     assert "Subject: Lunch on Friday?" in parts[2].get_payload()
-    # the bounce is written by the sender's own server: the first hop of the bounce starts there
-    assert bounce.hops[0].from_server == "smtp.example.org"
+    # the bounce is written by the sender's own server: Postfix stamps it locally, then sends it from there
+    assert bounce.hops[0].by_name == "smtp.example.org" and bounce.hops[0].from_name is None
+    assert bounce.received_headers()[-1].startswith("by smtp.example.org (Postfix) id ")
+    assert bounce.hops[1].from_server == "smtp.example.org"
 
 
 def test_accept_then_bounce_goes_to_the_forged_sender_and_says_why() -> None:
@@ -97,7 +99,8 @@ def test_accept_then_bounce_goes_to_the_forged_sender_and_says_why() -> None:
     assert j.hops[0].by_name == "mail.example.com"  # the spammer's server, not Alice's
     assert j.bounce is not None and j.bounce.outcome.mailbox == "alice@example.org"
     assert any("backscatter" in note for note in j.notes)
-    assert j.bounce.hops[0].from_server == "spamfilter.example.net"
+    assert j.bounce.hops[0].by_name == "spamfilter.example.net"
+    assert j.bounce.hops[1].from_server == "spamfilter.example.net"
 
 
 def test_spam_to_junk_is_flagged_and_filed() -> None:
