@@ -177,14 +177,16 @@ def _analyze_text(text: str, data: bytes | None, notes: list[str]) -> Journey:
     if date_header and written is None:
         message_problems.append(f"the Date header could not be read: {date_problems[0] if date_problems else date_header}")
 
-    # delays: each hop against the previous one; the first against the Date header
-    previous = written
-    previous_label = "the Date header"
+    # delays: each hop against the previous one (the first hop has none, as in a simulated journey;
+    # its distance from the Date header is in the summary)
+    previous = None
+    previous_label = ""
     for hop in hops:
         if hop.date is not None and previous is not None:
             hop.delay_s = (hop.date - previous).total_seconds()
             if hop.delay_s < 0:
-                hint = " (a pull by fetchmail/getmail, or clock skew)" if hop.mta in ("fetchmail", "getmail") else " (clock skew between the servers)"
+                hint = (" (a pull by fetchmail/getmail, or clock skew)" if hop.mta in ("fetchmail", "getmail")
+                        else " (clock skew between the servers)")
                 hop.problems.append(f"dated {-hop.delay_s:g} s before {previous_label}{hint}")
         if hop.date is not None:
             previous = hop.date
@@ -216,6 +218,7 @@ def _analyze_text(text: str, data: bytes | None, notes: list[str]) -> Journey:
         "transit_s": transit,
         "date_header_utc": format_utc(written),
         "since_date_header_s": (max(dated) - written).total_seconds() if dated and written else None,
+        "date_header_to_first_hop_s": (hops[0].date - written).total_seconds() if hops and hops[0].date and written else None,
         "negative_delays": sum(1 for h in hops if h.delay_s is not None and h.delay_s < 0),
         "mtas": sorted({h.mta for h in hops if h.mta}),
         "problems": hop_problems + len(message_problems),
@@ -326,16 +329,15 @@ def analyze_cli(args: argparse.Namespace) -> int:
 
 
 def _write_svg(journey: Journey, out: str) -> None:
+    """Draw the route with the shared renderer; a missing ``dot`` raises its one-sentence RenderError."""
     try:
         from . import render
     except ImportError:
-        print("mailhops: the diagram is not available yet (mailhops.render is missing); no SVG written.", file=sys.stderr)
+        print("mailhops: the diagram renderer (mailhops.render) is not available; no SVG written.", file=sys.stderr)
         return
-    draw = getattr(render, "render_journey", None)
-    if draw is None:
-        print("mailhops: mailhops.render has no render_journey(); no SVG written.", file=sys.stderr)
-        return
-    graph = draw(journey)
-    svg = graph.pipe(format="svg")
-    Path(out).write_bytes(svg if isinstance(svg, bytes) else str(svg).encode("utf-8"))
+    if hasattr(render, "export"):
+        render.export(journey, out, format="svg")
+    else:
+        data = render.render_journey(journey).pipe(format="svg")
+        Path(out).write_bytes(data)
     print(f"Diagram written to {out}", file=sys.stderr)

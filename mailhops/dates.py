@@ -42,7 +42,7 @@ ZONE_NAMES: dict[str, float] = {
 _TOKEN = re.compile(
     r"(?P<iso>\d{4}-\d{1,2}-\d{1,2})(?:T(?=\d))?"
     r"|(?P<slash>\d{1,4}/\d{1,2}/\d{1,4})"
-    r"|(?P<time>\d{1,2}:\d{1,2}(?::\d{1,2})?(?:[.,]\d{1,12})?)"
+    r"|(?P<time>\d{1,2}:\d{1,2}(?:: ?\d{1,2})?(?:[.,]\d{1,12})?)"
     r"|(?P<off>[+-]\d{1,2}:\d{2}|[+-]\d{1,4})(?![\d.])"
     r"|(?P<num>\d{1,9})"
     r"|(?P<word>[A-Za-z]{1,20})"
@@ -101,7 +101,7 @@ def _offset_minutes(tok: str) -> int | None:
     return sign * (hours * 60 + minutes)
 
 
-def parse_date(text: str) -> tuple[datetime | None, list[str]]:
+def parse_date(text: str, _nested: bool = False) -> tuple[datetime | None, list[str]]:
     """Read one date as mail servers write it; return ``(aware datetime or None, problems)``.
 
     Comments such as ``(PDT)`` or ``(envelope-from <x@example.org>)`` are ignored, except that a zone
@@ -153,7 +153,7 @@ def parse_date(text: str) -> tuple[datetime | None, list[str]]:
                     month, day = a, b
         elif kind == "time" and not time_seen:
             time_seen = True
-            parts = re.split(r"[:.,]", tok)
+            parts = re.split(r"[:.,]", tok.replace(" ", ""))
             hour, minute = int(parts[0]), int(parts[1])
             if len(parts) > 2:
                 second = int(parts[2])
@@ -192,6 +192,8 @@ def parse_date(text: str) -> tuple[datetime | None, list[str]]:
         year += 1900
         problems.append("three-digit year")
     if None in (year, month, day, hour, minute):
+        if inside.strip() and ":" in inside and not _nested:  # the whole date in parentheses
+            return parse_date(inside, _nested=True)
         return None, [f"no date found in {text.strip()[:80]!r}"]
     assert hour is not None and minute is not None
     if ampm:
@@ -238,8 +240,15 @@ def find_date(text: str) -> tuple[datetime | None, list[str], int]:
     ('2019-02-15T16:50:20+00:00', 36)
     """
     starts = [m.start() for m in _DATE_START.finditer(text)]
-    for start in reversed(starts[-4:]):
-        when, problems = parse_date(text[start:])
+    tried = starts[-4:]
+    for k in range(len(tried) - 1, -1, -1):
+        when, problems = parse_date(text[tried[k]:])
         if when is not None:
+            start = tried[k]
+            # an earlier anchor of the same date (a weekday before "day Month") marks its real start
+            if k > 0 and tried[k] - tried[k - 1] <= 12:
+                earlier, earlier_problems = parse_date(text[tried[k - 1]:])
+                if earlier == when:
+                    return earlier, earlier_problems, tried[k - 1]
             return when, problems, start
     return None, [], -1

@@ -42,6 +42,13 @@ _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}\Z")
 _IPV6 = re.compile(r"[0-9A-Fa-f:]{2,39}(?:\.\d{1,3}){0,3}(?:%\w{1,20})?\Z")
 _HOSTLIKE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})\Z")
 _TLS = re.compile(r"\b(TLS[v_ -]?\d(?:[._]\d)?|SSLv\d|TLS)\b", re.IGNORECASE)
+_OTHER_FAMILIES = re.compile(
+    r"\b(dovecot|cyrus|courier|mdaemon|communigate|domino|lotus|zimbra|mercury|smail|zmailer|haraka|sendgrid"
+    r"|amazonses|amazonaws|mailgun|ecelerity|hmailserver|mailenable|sun java system messaging|netscape messaging"
+    r"|pmdf|mailman)\b")
+_OTHER_FAMILY_NAMES = {"lotus": "domino", "amazonses": "ses", "amazonaws": "ses", "sun java system messaging": "sun",
+                       "netscape messaging": "sun"}
+_DOVECOT_ID = re.compile(r"[A-Za-z0-9+/]{22}\Z")
 _SENDMAIL_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?[\w.+-]*/[\w.+-]+")
 
 # The common RFC 5322 date, read without the general tokenizer (most headers take this path).
@@ -258,7 +265,7 @@ def mta_family(signature: str, by_name: str | None, with_: str | None, via: str 
         return "qmail"
     bn = by_name or ""
     w = (with_ or "").lower()
-    if ("microsoft" in s or "with mapi" in s or "internet mail service" in s or "outlook.com" in bn
+    if ("microsoft" in s or w == "mapi" or "internet mail service" in s or "outlook.com" in bn
             or "outlook.office365.com" in bn or "hotmail" in bn or "exchange" in s):
         return "exchange"
     if bn.endswith("google.com") or bn.endswith("googlemail.com") or "gmail" in bn:
@@ -269,15 +276,9 @@ def mta_family(signature: str, by_name: str | None, with_: str | None, via: str 
         return "webmail"
     if "sendmail" in s or "/submit" in s or _SENDMAIL_VERSION.search(s):
         return "sendmail"
-    for word, family in (("dovecot", "dovecot"), ("cyrus", "cyrus"), ("courier", "courier"), ("mdaemon", "mdaemon"),
-                         ("communigate", "communigate"), ("domino", "domino"), ("lotus", "domino"),
-                         ("zimbra", "zimbra"), ("mercury", "mercury"), ("smail", "smail"), ("zmailer", "zmailer"),
-                         ("haraka", "haraka"), ("sendgrid", "sendgrid"), ("amazonses", "ses"), ("amazonaws", "ses"),
-                         ("mailgun", "mailgun"), ("ecelerity", "ecelerity"), ("hmailserver", "hmailserver"),
-                         ("mailenable", "mailenable"), ("sun java system messaging", "sun"),
-                         ("netscape messaging", "sun"), ("pmdf", "pmdf"), ("mailman", "mailman")):
-        if word in s:
-            return family
+    m = _OTHER_FAMILIES.search(s)
+    if m:
+        return _OTHER_FAMILY_NAMES.get(m.group(1), m.group(1))
     return None
 
 
@@ -454,7 +455,7 @@ def _parse(value: str, n: int) -> Hop:
             for w in by_words[1:]:
                 if w[0] == _MARK:
                     c = _comment(w, comments)
-                    if c[:1].isdigit() or c[:1] == "[" or c.count(":") >= 2:
+                    if c[:1].isdigit() or "[" in c or c.count(":") >= 2:
                         for cw in c.split():
                             ip = _ip_of(cw)
                             if ip:
@@ -537,13 +538,13 @@ def _parse(value: str, n: int) -> Hop:
     # helo / rdns: which name is which depends on the family
     if from_words and hop.from_name and from_words[0][0] not in ("[", _MARK) and "@" not in from_words[0]:
         name = hop.from_name
-        if hop.mta == "exim":
+        if hop.mta == "exim" or (info.helo is None and info.ident):
             # Exim: "from <rdns> ([ip] helo=<helo>)"; no helo= means the HELO name equalled the rDNS name
             if info.ip_bracket is not None or info.ip_bare is not None:
                 hop.rdns = name
             hop.helo = info.helo or name
-        elif hop.mta == "qmail":
-            # qmail: "from <rdns> (HELO <helo>) (<ip>)"; no HELO part means they were equal
+        elif info.helo is not None or hop.mta == "qmail":
+            # qmail and its kin: "from <rdns> (HELO <helo>) (<ip>)"; no HELO part means they were equal
             hop.rdns = name if name != "unknown" else None
             hop.helo = info.helo or name
         else:
@@ -551,6 +552,10 @@ def _parse(value: str, n: int) -> Hop:
             hop.helo = name
     elif info.helo is not None:
         hop.helo = info.helo
+    elif from_words and from_words[0][0] == "[" and (info.ip_bracket or info.ip_bare) and hop.mta not in ("exim", "qmail"):
+        hop.helo = from_words[0]  # "from [192.0.2.9] (rdns [ip])": the literal was the HELO argument
+    if hop.mta is None and hop.with_ == "LMTP" and hop.id and _DOVECOT_ID.match(hop.id):
+        hop.mta = "dovecot"  # Dovecot's LMTP session id: a GUID in 22 base64 characters
     return hop
 
 
