@@ -868,6 +868,7 @@ class TopologyBuilder(W.VBox):
         self.server_ip = W.Text(description="IP address", placeholder="203.0.113.25", layout=full)
         self.server_domain = W.Dropdown(description="Domain")
         self.server_mta = W.Dropdown(options=list(MTAS), value="postfix", description="Software")
+        self.server_down = W.Checkbox(description="this server is down (refuses connections)", indent=False)
         self.server_button = W.Button(description="Add server", icon="plus")
         # MX records
         self.mx_domain = W.Dropdown(description="Domain")
@@ -905,7 +906,7 @@ class TopologyBuilder(W.VBox):
         forms = W.Accordion(children=[
             W.VBox([self.domain_name, self.domain_null, self.domain_button]),
             W.VBox([self.server_name, self.server_role, self.server_ip, self.server_domain, self.server_mta,
-                    self.server_button]),
+                    self.server_down, self.server_button]),
             W.VBox([W.HTML("An MX record says which server receives mail for a domain; the lowest preference is "
                            "tried first."), self.mx_domain, self.mx_server, self.mx_pref, self.mx_button]),
             W.VBox([W.HTML("A link is a configured next hop: everything the first server accepts goes to the "
@@ -991,8 +992,10 @@ class TopologyBuilder(W.VBox):
 
         def act() -> str:
             domain = self.server_domain.value or None
-            self.topology.add_server(name, self.server_role.value, ip, domain=domain, mta=self.server_mta.value)
-            return f"Added {name}, a {self.server_role.value} ({ROLES[self.server_role.value].split(':')[0]})."
+            self.topology.add_server(name, self.server_role.value, ip, domain=domain, mta=self.server_mta.value,
+                                     up=not self.server_down.value)
+            down = " It is down." if self.server_down.value else ""
+            return f"Added {name}, a {self.server_role.value} ({ROLES[self.server_role.value].split(':')[0]}).{down}"
         return self._run(act)
 
     def set_mx(self) -> bool:
