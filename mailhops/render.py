@@ -82,6 +82,8 @@ _LEGEND_TEXT = {
 }
 
 _FAILED = ("rejected", "unreachable", "deferred")
+#: Journeys through more servers than this are drawn top to bottom.
+_LR_MAX_NODES = 6
 
 
 # --------------------------------------------------------------------------------------------- drawing
@@ -103,6 +105,7 @@ class _Edge:
     kind: str
     hops: list[Hop] = field(default_factory=list)
     steps: list[Any] = field(default_factory=list)  # highlight keys: int for the journey, "B1" for its bounce
+    note: str | None = None  #: for a real message: who the sender said it was, when that is news
 
 
 class _Canvas:
@@ -239,15 +242,17 @@ class _Canvas:
             border = max(1, round(style.penwidth))
             dash = "" if style.style == "solid" else f' STYLE="{style.style}"'
             if kind == "loop":  # a double line, like the loop edges
-                sample = (f'<TD WIDTH="36" HEIGHT="8" BORDER="{border}" SIDES="TB" COLOR="{color}"></TD>')
-            else:
-                sample = f'<TD WIDTH="36" HEIGHT="2" BORDER="{border}" SIDES="B"{dash} COLOR="{color}"></TD>'
+                sample = (f'<TD WIDTH="36" HEIGHT="8" FIXEDSIZE="TRUE" BORDER="{border}" SIDES="TB" '
+                          f'COLOR="{color}"></TD>')
+            else:  # fixed size: HTML tables stretch their columns to the width of the caption
+                sample = (f'<TD WIDTH="36" HEIGHT="8" FIXEDSIZE="TRUE" BORDER="{border}" SIDES="B"{dash} '
+                          f'COLOR="{color}"></TD>')
             if len(cells[-1]) == 2 * per_row:
                 cells.append([])
-            cells[-1] += [sample, f'<TD ALIGN="LEFT">{escape_label(_LEGEND_TEXT[kind])}</TD>']
+            words = f'<FONT POINT-SIZE="{self.sz["small"]:g}" COLOR="{t.muted}">{escape_label(_LEGEND_TEXT[kind])}</FONT>'
+            cells[-1] += [sample, f'<TD ALIGN="LEFT">{words}</TD>']
         rows = "".join(f"<TR>{''.join(r)}</TR>" for r in cells)
-        return (f'<TABLE BORDER="0" CELLSPACING="5" CELLPADDING="1"><TR><TD ALIGN="LEFT">'
-                f'<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="0">{rows}</TABLE></TD></TR></TABLE>')
+        return f'<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="0">{rows}</TABLE>'
 
     def caption(self, title: str, panel: str | None = None, legend: str | None = None, subtitle: str = "") -> None:
         """The graph label at the bottom: an optional header panel, the title, then the legend."""
@@ -257,8 +262,7 @@ class _Canvas:
         if panel:
             rows = f'<TR><TD ALIGN="LEFT">{panel}</TD></TR>' + rows
         if legend:
-            rows += (f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="{self.sz["small"]:g}" COLOR="{self.theme.muted}">'
-                     f"{legend}</FONT></TD></TR>")
+            rows += f'<TR><TD ALIGN="LEFT">{legend}</TD></TR>'
         self.g.attr(label=f'<<TABLE BORDER="0" CELLPADDING="2" CELLSPACING="4">{rows}</TABLE>>')
 
 
@@ -452,21 +456,36 @@ class _JourneyDrawing:
         prev: _Node | None = None
         for hop in journey.timeline():
             failed = hop.status != "accepted"
-            if analyzed:
-                src = prev if (prev is not None and not failed) else self.node(hop.from_name or hop.helo or hop.rdns, hop.ip)
-                dst = self.node(hop.by_name, hop.by_ip)
+            # nothing about a sending side ("Received: by HOST id ..."): the server wrote the message itself
+            local = not failed and not any((hop.from_server, hop.from_name, hop.helo, hop.rdns, hop.ip))
+            if analyzed and prev is not None and not failed:
+                src = prev
+            elif local:
+                src = None
+            elif analyzed:
+                src = self.node(hop.from_name or hop.helo or hop.rdns, hop.ip)
             else:
                 src = self.node(hop.from_server or hop.from_name or hop.helo, hop.ip)
-                dst = self.node(hop.by_server or hop.by_name, hop.by_ip)
+            dst = self.node(hop.by_name if analyzed else (hop.by_server or hop.by_name), hop.by_ip)
+            src = dst if src is None else src
             kind = "bounce" if prefix else "hop"
             if failed:
                 kind = hop.status if hop.status in _FAILED else "rejected"
                 if hop.status == "unreachable":
                     dst.down = True
+            note = "written on this server" if src is dst and local else None
+            if analyzed and src is prev:
+                claimed = hop.from_name or hop.helo or hop.rdns
+                if claimed and src.name and claimed.lower() != src.name.lower():
+                    note = f"from {claimed}" + (f" [{hop.ip}]" if hop.ip else "")
+                elif hop.ip and not src.ip:
+                    src.ip = hop.ip
+                elif hop.ip and hop.ip != src.ip:
+                    note = f"from [{hop.ip}]"
             key = (src.id, dst.id, kind if not failed else f"{kind}-{len(groups)}")
             edge = groups.get(key)
             if edge is None:
-                edge = groups[key] = _Edge(src.id, dst.id, kind)
+                edge = groups[key] = _Edge(src.id, dst.id, kind, note=note)
                 self.edges.append(edge)
             edge.hops.append(hop)
             edge.steps.append(f"{prefix}{hop.n}" if prefix else hop.n)
@@ -504,8 +523,8 @@ def _hop_label(cv: _Canvas, edge: _Edge, prefix: str, lit: bool) -> str:
             delay = _fmt_delay(first.delay_s)
             if delay:
                 lines.append(escape_label(delay))
-            if first.from_name and first.ip and first.from_server is None:
-                lines.append(escape_label(f"from {first.from_name} [{first.ip}]"))
+            if edge.note:
+                lines.append(escape_label(edge.note))
         if edge.kind == "bounce":
             lines.append(escape_label("MAIL FROM:<>"))
     if cv.slide:  # one line per label on slides: the vertical space is what limits the type size
@@ -602,8 +621,8 @@ def render_journey(
     role. A journey parsed from a real message, with unknown hosts or missing dates, draws too.
 
     >>> from mailhops.journey import Hop, Journey
-    >>> g = render_journey(Journey(hops=[Hop(1, by_name="mx.example.net")]))
-    >>> "unknown host" in g.source
+    >>> g = render_journey(Journey(hops=[Hop(1, ip="192.0.2.7", by_name="mx.example.net")]))
+    >>> "unknown host" in g.source and "192.0.2.7" in g.source
     True
     """
     th = get_theme(theme)
@@ -615,6 +634,8 @@ def render_journey(
     main_edges = len(drawing.edges)
     if journey.bounce is not None:
         drawing.add_journey(journey.bounce, prefix="B")
+    if len(drawing.order) > _LR_MAX_NODES:  # a long path reads better top to bottom than as a thin strip
+        cv.g.graph_attr["rankdir"] = "TB"
 
     # what is lit: the edges holding the highlighted step, their end nodes, the lookups before it
     lit_edges = {id(e) for e in drawing.edges if hl is not None and hl in e.steps}
@@ -761,6 +782,7 @@ def _slide_canvas(graph: Any) -> Any:
     width, height = (float(x) * 72 for x in SLIDE_SIZE.rstrip("!").split(","))
     zoom = min(width / float(match.group(1)), height / float(match.group(2)), 2.0) if match else 1.0
     copy.graph_attr["viewport"] = f"{width:.0f},{height:.0f},{zoom:.4f}"
+    copy.graph_attr["margin"] = "0"  # PDF and PostScript otherwise add half an inch all round
     if "dpi" in graph.graph_attr:
         copy.graph_attr["dpi"] = graph.graph_attr["dpi"]
     return copy
