@@ -252,7 +252,11 @@ def _check_stepper(page, name: str) -> None:  # noqa: ANN001
         )
         page.wait_for_timeout(250)
     assert diagram.locator(SVG_IMG).count() or diagram.locator("svg").count(), f"{name}: the diagram vanished"
-    step.evaluate("e => e.scrollIntoView({block: 'start'})")  # the explorer fills the screenshot
+    # The explorer fills the screenshot: its step row near the top, the controls above it still in view.
+    step.evaluate(
+        "e => { e.scrollIntoView({block: 'start'});"
+        " const s = e.closest('.jp-WindowedPanel-outer'); if (s) s.scrollTop -= 140; }"
+    )
 
 
 # ---------------------------------------------------------------- tests
@@ -262,7 +266,7 @@ _STEPPER_SEEN: dict[str, bool] = {}  # lesson -> has a step control (filled by t
 @pytest.mark.parametrize("name", NOTEBOOKS or ["(no notebooks)"])
 def test_lesson_runs_in_jupyterlab(lab: Server, browser, name: str) -> None:  # noqa: ANN001
     assert NOTEBOOKS, f"{NOTEBOOK_DIR} holds no lessons (*.ipynb): there is nothing to open in the browser"
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     page_errors: list[str] = []
