@@ -40,6 +40,7 @@ from .simulate import dns_for, send
 from .topology import MTAS, ROLES, SPAM_ACTIONS, Topology, domain_of
 
 __all__ = [
+    "AnalyzePanel",
     "App",
     "DiagramView",
     "ExportPanel",
@@ -105,15 +106,35 @@ class HeaderLine:
     new: bool = False
 
 
-def _original_fields(journey: Journey) -> list[str]:
-    """The fields the sender's mail program wrote: the final message minus what the servers added."""
-    added = [_norm(f) for h in journey.hops for f in h.added_headers]
+def _fields_by_hop(journey: Journey) -> tuple[dict[int, list[str]], list[str]]:
+    """(the fields each hop added, top to bottom; the fields the sender's mail program wrote).
+
+    A simulated hop knows the fields it added. For a message read from real headers, each Received
+    field belongs to its hop (the bottom one is hop 1), and any field between two Received fields to the
+    hop of the Received just below it (servers prepend their other fields above their Received).
+    """
     fields = header_fields(journey.message)
-    count = len(added)
-    if count <= len(fields) and sorted(_norm(f) for f in fields[:count]) == sorted(added):
-        return fields[count:]
-    stamped = set(added)
-    return [f for f in fields if _norm(f) not in stamped]
+    if journey.hops and all(h.added_headers for h in journey.hops):
+        added = {h.n: [f.replace("\r\n", "\n") for f in h.added_headers] for h in journey.hops}
+        count = sum(len(v) for v in added.values())
+        flat = sorted(_norm(f) for v in added.values() for f in v)
+        if count <= len(fields) and sorted(_norm(f) for f in fields[:count]) == flat:
+            return added, fields[count:]
+        stamped = set(flat)
+        return added, [f for f in fields if _norm(f) not in stamped]
+    received = [i for i, f in enumerate(fields) if f.lower().startswith("received:")]
+    if not received:
+        return {}, fields
+    by_hop: dict[int, list[str]] = {}
+    total = len(received)
+    group: list[str] = []
+    for i, f in enumerate(fields[: received[-1] + 1]):
+        group.append(f)
+        if i in received:
+            n = total - received.index(i)
+            by_hop[n] = group
+            group = []
+    return by_hop, fields[received[-1] + 1:]
 
 
 def _split_step(step: int | str | None) -> tuple[bool, int]:
@@ -141,11 +162,11 @@ def headers_at(journey: Journey, step: int | str | None) -> list[HeaderLine]:
     bounce, k = _split_step(step)
     source = journey.bounce if bounce and journey.bounce is not None else journey
     label: Callable[[int], int | str] = (lambda n: f"B{n}") if bounce else (lambda n: n)
+    by_hop, original = _fields_by_hop(source)
     out: list[HeaderLine] = []
-    for hop in sorted((h for h in source.hops if h.n <= k), key=lambda h: h.n, reverse=True):
-        for field_text in hop.added_headers:
-            out.append(HeaderLine(label(hop.n), field_text.replace("\r\n", "\n"), "trace", hop.n == k))
-    out += [HeaderLine(None, f, "original") for f in _original_fields(source)]
+    for n in sorted((n for n in by_hop if n <= k), reverse=True):
+        out += [HeaderLine(label(n), f, "trace", n == k) for f in by_hop[n]]
+    out += [HeaderLine(None, f, "original") for f in original]
     return out
 
 
@@ -1067,6 +1088,57 @@ class TopologyBuilder(W.VBox):
                                      f"{len(journey.hops)} hops. Step through it below.")
         self.stepper.layout.display = ""
         self.stepper.set_journey(journey, topology=self.topology, step="last")
+        return True
+
+
+# ============================================================================ analyse a real message
+class AnalyzePanel(W.VBox):
+    """Paste a real message's headers, press the button, see its route: diagram, hop table, header stepper.
+
+    Nothing leaves the machine: :func:`mailhops.analyze.analyze` only reads the text, looks nothing up.
+    """
+
+    def __init__(self, text: str = "") -> None:
+        self.journey: Journey | None = None
+        self.text = W.Textarea(value=text, placeholder="Paste the headers (or the whole message) here",
+                               layout=W.Layout(width="100%", height="180px"))
+        self.button = W.Button(description="Show the route", icon="search", button_style="primary")
+        self.status = W.HTML()
+        self.table = W.HTML()
+        self.stepper = HopStepper()
+        self.stepper.layout.display = "none"
+        self.button.on_click(lambda _b: self.analyze())
+        note = W.HTML('<div style="color:#444">&#128274; Privacy: the headers are read here, in this Python process. '
+                      "Nothing is sent anywhere and no name or address in them is looked up.</div>")
+        super().__init__([note, self.text, self.button, self.status, self.table, self.stepper])
+        if text:
+            self.analyze()
+
+    def analyze(self) -> bool:
+        """Analyze the pasted text; show the route, or a sentence saying why there is none."""
+        from .analyze import analyze, journey_table
+
+        text = self.text.value
+        if not text.strip():
+            self.status.value = _error_html("Paste the headers of a message first (in your mail program: "
+                                            "'Show original' or 'View source').")
+            return False
+        try:
+            journey = analyze(text)
+        except MailhopsError as err:
+            self.status.value = _error_html(str(err))
+            return False
+        self.journey = journey
+        if not journey.hops:
+            reason = journey.notes[-1] if journey.notes else "no Received header was found"
+            self.status.value = _error_html(f"No route to show: {reason}.")
+            self.table.value = ""
+            self.stepper.layout.display = "none"
+            return False
+        self.status.value = _ok_html(f"{len(journey.hops)} hops found, oldest first. Step through them below.")
+        self.table.value = f'<pre style="font-size:12px;overflow:auto">{html.escape(journey_table(journey))}</pre>'
+        self.stepper.layout.display = ""
+        self.stepper.set_journey(journey, step="last")
         return True
 
 

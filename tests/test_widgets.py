@@ -387,3 +387,35 @@ def test_app_composes_the_three_tools() -> None:
 def test_email_vs_xmpp_draws_both_sides() -> None:
     svg = w.diagram(w.email_vs_xmpp()).svg()
     assert "mx.example.net" in svg and "xmpp.example.net" in svg and "store and forward" in svg
+
+
+# ------------------------------------------------------------------------------------- analyse a real message
+@needs_dot
+def test_analyze_panel_shows_the_route_of_pasted_headers() -> None:
+    simulated = sc.run("enterprise")
+    panel = w.AnalyzePanel()
+    assert panel.analyze() is False and "Paste the headers" in panel.status.value
+    panel.text.value = "Subject: no trace here\n\nhello"
+    assert panel.analyze() is False and "No route to show" in panel.status.value
+    panel.text.value = simulated.message.decode()
+    assert panel.analyze() is True
+    assert [h.by_name for h in panel.journey.hops] == [h.by_name for h in simulated.hops]
+    assert "lists.example.net" in html.unescape(panel.table.value)
+    panel.stepper.slider.value = 1
+    assert panel.stepper.shown_hops == [1] and lit_steps(svg_of(panel.stepper.diagram)) == {"1"}
+
+
+def test_headers_of_an_analyzed_message_are_grouped_by_the_received_below_them() -> None:
+    from mailhops.analyze import analyze
+
+    text = ("Delivered-To: bob@example.net\n"
+            "Received: from mx.example.net by imap.example.net with LMTP; Mon, 2 Mar 2026 09:00:09 +0000\n"
+            "Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=example.org\n"
+            "Received: from smtp.example.org (smtp.example.org [192.0.2.25])\n"
+            "\tby mx.example.net with ESMTPS; Mon, 2 Mar 2026 09:00:05 +0000\n"
+            "Subject: hi\nFrom: alice@example.org\n\nbody\n")
+    journey = analyze(text)
+    hop1 = [(line.hop, line.text.split(":")[0]) for line in w.headers_at(journey, 1)]
+    assert hop1 == [(1, "Authentication-Results"), (1, "Received"), (None, "Subject"), (None, "From")]
+    hop2 = [line.hop for line in w.headers_at(journey, 2) if line.new]
+    assert hop2 == [2, 2] and w.headers_at(journey, 2)[0].text.startswith("Delivered-To")
