@@ -1,0 +1,106 @@
+"""Rendering speed: each scenario's journey to SVG, our overhead over `dot` alone, a 10-server journey with headers.
+
+Run: python bench/render.py [--repeat 15]
+Prints `name: value` lines (times in milliseconds, medians of --repeat runs):
+
+- ``build_dot_source_ms.<scenario>``: our part alone, journey -> DOT source (no dot run);
+- ``render_svg_ms.<scenario>``: build the Digraph from the journey and run dot to SVG (what
+  ``to_svg(journey)`` costs; the journey itself is simulated once, outside the timing);
+- ``dot_only_ms.<scenario>``: ``dot -Tsvg`` alone on the same DOT source, started the same way;
+- ``overhead_ratio.<scenario>`` and ``overhead_ratio.total``: the first over the second.
+  Target (issue 3): <= 1.2, our own work is small next to dot's layout;
+- ``render_10_servers_headers_ms``: a journey through 10 servers with a header panel on every hop.
+  Target: < 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+from mailhops import scenarios  # noqa: E402
+from mailhops.journey import Hop, Journey, Outcome  # noqa: E402
+from mailhops.render import render_journey, to_svg  # noqa: E402
+
+
+def median_ms(fn, repeat: int) -> float:
+    fn()  # warm-up (imports, font cache)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def paired_median_ms(first, second, repeat: int) -> tuple[float, float]:
+    first(), second()
+    a, b = [], []
+    for i in range(repeat):
+        for fn, out in ((first, a), (second, b)) if i % 2 == 0 else ((second, b), (first, a)):
+            start = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - start) * 1000)
+    return statistics.median(a), statistics.median(b)
+
+
+def dot_only(source: str) -> None:
+    subprocess.run(["dot", "-Tsvg"], input=source.encode("utf-8"), capture_output=True, check=True)
+
+
+def ten_server_journey() -> Journey:
+    names = ["laptop.example.org", "smtp.example.org", "relay.example.org", "mx.example.net",
+             "spamfilter.example.net", "av.example.net", "archive.example.net", "lists.example.net",
+             "hub.example.net", "imap.example.net"]
+    t0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
+    hops = []
+    for n in range(1, len(names)):
+        frm, by, when = names[n - 1], names[n], t0 + timedelta(seconds=3 * n)
+        proto = "LMTP" if n == len(names) - 1 else ("ESMTPSA" if n == 1 else "ESMTPS")
+        received = (f"Received: from {frm} ({frm} [192.0.2.{n}])\r\n\t(using TLSv1.3 with cipher "
+                    f"TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n\tby {by} (Postfix) with {proto} id 4F{n:09X}\r\n"
+                    f"\tfor <bob@example.net>; {when.strftime('%a, %d %b %Y %H:%M:%S +0000')}")
+        extra = [f"X-Spam-Status: No, score=-0.{n} required=5.0 tests=DKIM_SIGNED,DKIM_VALID"] if n % 3 == 0 else []
+        hops.append(Hop(n, from_name=frm, ip=f"192.0.2.{n}", by_name=by, with_=proto, date=when, delay_s=3.0,
+                        added_headers=[received, *extra], from_server=frm, by_server=by))
+    return Journey(hops=hops, outcome=Outcome("delivered", "2.0.0", "Delivered", mailbox="bob@example.net",
+                                              folder="INBOX"), envelope_from="alice@example.org",
+                   envelope_to="bob@example.net")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+
+    total_ours = total_dot = 0.0
+    for name in scenarios.names():
+        journey = scenarios.run(name)
+        source = render_journey(journey).source
+        # interleaved, so that a busy machine slows both sides alike
+        ours, alone = paired_median_ms(lambda journey=journey: to_svg(journey),
+                                       lambda source=source: dot_only(source), args.repeat)
+        build = median_ms(lambda journey=journey: render_journey(journey).source, args.repeat)
+        total_ours, total_dot = total_ours + ours, total_dot + alone
+        print(f"build_dot_source_ms.{name}: {build:.2f}")
+        print(f"render_svg_ms.{name}: {ours:.1f}")
+        print(f"dot_only_ms.{name}: {alone:.1f}")
+        print(f"overhead_ratio.{name}: {ours / alone:.3f}")
+    print(f"overhead_ratio.total: {total_ours / total_dot:.3f}")
+    print("overhead_ratio.target: 1.2")
+
+    big = ten_server_journey()
+    print(f"render_10_servers_headers_ms: {median_ms(lambda: to_svg(big, headers=True), args.repeat):.1f}")
+    print("render_10_servers_headers_ms.target: 100")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
