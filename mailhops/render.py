@@ -388,6 +388,13 @@ def _fmt_delay(seconds: float | None) -> str | None:
     return f"{d} d {h} h"
 
 
+def _clip(lines: list[str], most: int) -> list[str]:
+    """At most ``most`` lines, the last one ending in an ellipsis when some were left out."""
+    if len(lines) <= most:
+        return lines
+    return [*lines[: most - 1], lines[most - 1] + " …"]
+
+
 def _steps_text(numbers: list[str]) -> str:
     if len(numbers) <= 3:
         return ", ".join(numbers)
@@ -517,7 +524,7 @@ def _hop_label(cv: _Canvas, edge: _Edge, prefix: str, lit: bool) -> str:
         word = {"rejected": "refused", "unreachable": "not reached", "deferred": "deferred"}[edge.kind]
         head = f"<B>{escape_label(f'{prefix}{first.n}')}</B> {escape_label(word)}"
         if first.decision:
-            lines.extend(wrap_label(first.decision, 30 if not cv.slide else 44)[:3])
+            lines.extend(_clip(wrap_label(first.decision, 34 if not cv.slide else 44), 3))
     else:
         if len(hops) == 1:
             delay = _fmt_delay(first.delay_s)
@@ -673,7 +680,7 @@ def render_journey(
         if len(first.answers) > 4:
             rows.append(escape_label(f"… {len(first.answers) - 4} more"))
         if first.conclusion and not slide:
-            rows += [cv.small(x, th.faded if faded else th.muted) for x in wrap_label(first.conclusion, 34)[:2]]
+            rows += [cv.small(x, th.faded if faded else th.muted) for x in _clip(wrap_label(first.conclusion, 40), 3)]
         dns = cv.new_id()
         attrs = {"label": f"<{'<BR/>'.join(rows)}>", "shape": "note", "fillcolor": th.fills["dns"],
                  "color": th.muted, "fontsize": f"{cv.sz['small']:g}", "class": "dns"}
@@ -700,7 +707,7 @@ def render_journey(
         faded = hl is not None and not lit
         color = th.faded if faded else th.outcome_colors[tone]
         label = f"<B>{escape_label(head)}</B>" + "".join(
-            f"<BR/>{cv.small(x, th.faded if faded else th.muted)}" for line in rest for x in wrap_label(line, 36)[:3])
+            f"<BR/>{cv.small(x, th.faded if faded else th.muted)}" for line in rest for x in _clip(wrap_label(line, 40), 4))
         oid = cv.new_id()
         cv.g.node(oid, label=f"<{label}>", shape="box", style="rounded,filled,bold", color=color,
                   fontcolor=th.faded if faded else th.foreground, fillcolor=th.faded_fill if faded else th.fills["outcome"],
