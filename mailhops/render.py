@@ -408,7 +408,7 @@ def _scenario_topology(journey: Journey) -> Topology | None:
         from . import scenarios
 
         return scenarios.get(journey.scenario).build()
-    except (ImportError, AttributeError, MailhopsError):
+    except (ImportError, MailhopsError):
         return None
 
 
@@ -852,9 +852,11 @@ def export(obj: Any, path: str | os.PathLike[str], *, format: str | None = None,
     if fmt == "png":
         graph = _with_dpi(graph, dpi if dpi is not None else SLIDE_DPI)
     data = _pipe(graph, fmt)
-    if path.parent and not path.parent.exists():
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+        path.write_bytes(data)
+    except OSError as err:
+        raise RenderError(f"Cannot write the picture to {path}: {err.strerror or err}.") from None
     return path
 
 

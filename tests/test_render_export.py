@@ -139,3 +139,11 @@ def test_cli_draws_the_route_of_a_real_message(tmp_path):
     assert len(groups(root, "hop")) == len(scenarios.run("enterprise").hops)
     assert "route read from the Received headers" in text_of(root)
     assert main(["export", str(eml), "--topology", "-o", str(out)]) == 2
+
+
+@needs_dot
+def test_unwritable_output_is_one_sentence(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RenderError, match=r"^Cannot write the picture to .*\.$"):
+        export(topology(), blocker / "t.svg")
