@@ -509,11 +509,13 @@ class _JourneyDrawing:
             self.lookups.append((self.node(asked_by), lks))
 
 
-def _hop_label(cv: _Canvas, edge: _Edge, prefix: str, lit: bool) -> str:
+def _hop_label(cv: _Canvas, edge: _Edge, prefix: str, lit: bool, step: int | str | None = None) -> str:
     hops = edge.hops
     first = hops[0]
     numbers = [f"{prefix}{h.n}" for h in hops]
     number = escape_label(_steps_text(numbers))
+    if lit and len(hops) > 1 and step is not None:  # which pass of a repeated hand-off this frame is about
+        number = escape_label(f"{step} (one of {_steps_text(numbers)})")
     protos = sorted({h.with_ for h in hops if h.with_})
     parts = [f"<B>{number}</B>"]
     if protos:
@@ -665,7 +667,7 @@ def render_journey(
         eid = f"{'attempt' if edge.kind in _FAILED else ('bounce' if prefix else 'hop')}-{edge.steps[0]}"
         if edge.kind in _FAILED:
             eid += f"-{i}"
-        cv.edge(edge.src, edge.dst, style, label=_hop_label(cv, edge, prefix, lit), classes=classes, eid=eid,
+        cv.edge(edge.src, edge.dst, style, label=_hop_label(cv, edge, prefix, lit, hl), classes=classes, eid=eid,
                 faded=faded, lit=lit)
 
     for k, (asker, lks) in enumerate(drawing.lookups):

@@ -354,3 +354,10 @@ def test_a_bounce_written_by_the_server_itself_is_a_loop_on_that_server():
     assert src == dst  # a self-loop on smtp.example.org, no invented "unknown host"
     assert "written on this server" in text_of(first)
     assert not [g for g in groups(root, "server") if "unknown host" in text_of(g)]
+
+
+@needs_dot
+def test_highlighted_pass_of_a_loop_is_named():
+    root = svg_of(forwarding_loop(rounds=12), highlight=7)
+    lit = [g for g in groups(root, "loop") if "highlight" in classes(g)][0]
+    assert "7 (one of 3, 5 … 13 (6×))" in text_of(lit)
