@@ -151,7 +151,8 @@ class _Walk:
                 hop.decision = f"{server.name} refused: {reply}"
                 self.j.attempts.append(hop)
                 return "refused", reply
-        qid = srv.queue_id(server if not lmtp else _dovecot(server), self.rng, self.clock)
+        # webmail writes no queue id (Roundcube's Received line has none)
+        qid = None if http else srv.queue_id(server if not lmtp else _dovecot(server), self.rng, self.clock)
         new_message, added = srv.stamp(self.t, server, session, env, message, self.clock, qid, self.rng)
         if not http:
             msg_id = _message_id(message)
