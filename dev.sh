@@ -34,6 +34,20 @@ as_root() {
     fi
 }
 
+apt_install() {  # apt_install PACKAGE...   (apt-get update once, then install; warn on failure)
+    if ! command -v apt-get >/dev/null; then
+        say "please install: $* (no apt-get here; see README.md for macOS, Windows and conda)"
+        return 0
+    fi
+    say "installing Debian packages: $*"
+    if [ -z "${APT_UPDATED:-}" ]; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q || true
+        APT_UPDATED=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" \
+        || say "could not install $* with apt-get (not root and no sudo?); continuing without them"
+}
+
 apt_install_missing() {  # apt_install_missing MODE
     local mode=$1 missing=()
     "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
@@ -41,19 +55,10 @@ apt_install_missing() {  # apt_install_missing MODE
     if command -v dpkg >/dev/null && ! dpkg -s fonts-liberation >/dev/null 2>&1; then
         missing+=(fonts-liberation)
     fi
-    if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then
-        missing+=(chromium)
-    fi
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if ! command -v apt-get >/dev/null; then
-        say "please install: ${missing[*]} (no apt-get here; see README.md for macOS, Windows and conda)"
-        return 0
-    fi
-    say "installing Debian packages: ${missing[*]}"
-    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q \
-        || ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; then
-        say "could not install ${missing[*]} with apt-get (not root and no sudo?); continuing without them"
-    fi
+    if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+    # Separately: a Debian without a chromium package (Ubuntu ships it as a snap) still gets the rest.
+    if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+    return 0
 }
 
 # ---------------------------------------------------------------- virtual environment

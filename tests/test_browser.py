@@ -75,7 +75,10 @@ def _free_port() -> int:
 def _start(app: list[str], tmp: Path, extra: list[str]) -> Iterator[Server]:
     """Start a Jupyter server app on 127.0.0.1 on a temporary copy of the notebooks; stop it afterwards."""
     root = tmp / "notebooks"
-    shutil.copytree(NOTEBOOK_DIR, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    if NOTEBOOK_DIR.is_dir():
+        shutil.copytree(NOTEBOOK_DIR, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    else:  # a clone without lessons: the tests below say so
+        root.mkdir()
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ)
     env.update(
