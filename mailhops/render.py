@@ -67,8 +67,10 @@ INSTALL_HINT = (
 )
 
 _SIZES = {
-    False: {"font": 12.0, "small": 9.5, "edge": 10.0, "mono": 9.0, "title": 14.0, "wrap": 64, "header_lines": 4},
-    True: {"font": 16.0, "small": 13.0, "edge": 14.0, "mono": 17.0, "title": 20.0, "wrap": 66, "header_lines": 4},
+    False: {"font": 12.0, "small": 9.5, "edge": 10.0, "mono": 9.0, "title": 14.0, "wrap": 64, "header_lines": 4,
+            "faded": 12.0},
+    True: {"font": 16.0, "small": 13.0, "edge": 14.0, "mono": 17.0, "title": 20.0, "wrap": 60, "header_lines": 4,
+           "faded": 11.0},
 }
 
 _LEGEND_TEXT = {
@@ -84,6 +86,10 @@ _LEGEND_TEXT = {
 _FAILED = ("rejected", "unreachable", "deferred")
 #: Journeys through more servers than this are drawn top to bottom.
 _LR_MAX_NODES = 6
+#: Slide frames of journeys through more servers than this show only the servers near the step.
+_SLIDE_MAX_NODES = 7
+#: ... those at most this many hand-offs from the step's servers; the rest become "… N more servers".
+_SLIDE_REACH = 1
 
 
 # --------------------------------------------------------------------------------------------- drawing
@@ -166,7 +172,7 @@ class _Canvas:
         return f'<FONT POINT-SIZE="{self.sz["small"]:g}" COLOR="{color or self.theme.muted}">{text}</FONT>'
 
     def server_node(self, node: _Node, *, faded: bool, extra: Sequence[str] = (), slide_titles: bool = False,
-                    in_graph: graphviz.Digraph | None = None) -> None:
+                    in_graph: graphviz.Digraph | None = None, group: str | None = None) -> None:
         t = self.theme
         name = escape_label(node.name) if node.name else "<I>unknown host</I>"
         title = f"<S>{name}</S>" if node.down else name
@@ -181,6 +187,9 @@ class _Canvas:
             lines.append("DOWN")
         if not slide_titles:
             lines.extend(escape_label(x) for x in extra)
+        compact = faded and self.slide  # a slide frame keeps the type large only where the step is
+        if compact:
+            lines = []
         muted = t.faded if faded else t.muted
         label = f"<B>{title}</B>" + "".join(f"<BR/>{self.small(line, muted)}" for line in lines)
         shape, style = ROLE_SHAPES.get(node.role or "", ("box", "rounded"))
@@ -201,8 +210,12 @@ class _Canvas:
         }
         if faded:
             attrs.update({"color": t.faded, "fontcolor": t.faded})
+        if compact:
+            attrs.update({"fontsize": f"{self.sz['faded']:g}", "margin": "0.08,0.03"})
         if node.lit:
             attrs.update({"color": t.highlight, "penwidth": "3"})
+        if group:
+            attrs["group"] = group
         (in_graph or self.g).node(node.id, **attrs)
 
     def edge(self, src: str, dst: str, style: EdgeStyle, *, label: str | None, classes: list[str], eid: str,
@@ -217,10 +230,14 @@ class _Canvas:
             "id": eid,
         }
         if label:
-            attrs["label"] = f"<{label}>"
+            # on a slide frame the faded hops' numbers sit beside their edge (xlabel) rather than in
+            # a rank of their own: that height goes to the step the slide is about
+            attrs["xlabel" if (self.slide and faded) else "label"] = f"<{label}>"
         if faded:
             color = t.faded if ":" not in style.color else f"{t.faded}:{t.background}:{t.faded}"
             attrs.update({"color": color, "fontcolor": t.faded})
+            if self.slide:
+                attrs["fontsize"] = f"{self.sz['faded']:g}"
         if lit:
             attrs["penwidth"] = f"{style.penwidth * 2:g}"
             attrs["arrowsize"] = "1.1"
@@ -430,7 +447,7 @@ class _JourneyDrawing:
         self.nodes: dict[tuple[str, str], _Node] = {}
         self.order: list[_Node] = []
         self.edges: list[_Edge] = []
-        self.lookups: list[tuple[_Node, list[Lookup]]] = []
+        self.lookups: list[tuple[_Node, list[Lookup], str]] = []  # asker, merged lookups, "" or "B"
         self._unknown = 0
 
     def node(self, name: str | None, ip: str | None = None) -> _Node:
@@ -506,10 +523,11 @@ class _JourneyDrawing:
         for lk in journey.lookups:
             merged.setdefault((lk.asked_by.lower(), lk.qname.lower(), lk.rdtype.upper()), []).append(lk)
         for (asked_by, _, _), lks in merged.items():
-            self.lookups.append((self.node(asked_by), lks))
+            self.lookups.append((self.node(asked_by), lks, prefix))
 
 
-def _hop_label(cv: _Canvas, edge: _Edge, prefix: str, lit: bool, step: int | str | None = None) -> str:
+def _hop_label(cv: _Canvas, edge: _Edge, prefix: str, lit: bool, step: int | str | None = None,
+               faded: bool = False) -> str:
     hops = edge.hops
     first = hops[0]
     numbers = [f"{prefix}{h.n}" for h in hops]
@@ -536,6 +554,8 @@ def _hop_label(cv: _Canvas, edge: _Edge, prefix: str, lit: bool, step: int | str
                 lines.append(escape_label(edge.note))
         if edge.kind == "bounce":
             lines.append(escape_label("MAIL FROM:<>"))
+    if cv.slide and faded:  # a slide frame: the other hops keep only their number (and what went wrong)
+        return head if edge.kind in _FAILED else f"<B>{number}</B>"
     if cv.slide:  # one line per label on slides: the vertical space is what limits the type size
         if edge.kind not in _FAILED and lines:
             head = f"{head} · {lines[0]}"
@@ -649,12 +669,21 @@ def render_journey(
     # what is lit: the edges holding the highlighted step, their end nodes, the lookups before it
     lit_edges = {id(e) for e in drawing.edges if hl is not None and hl in e.steps}
     lit_nodes = {nid for e in drawing.edges if id(e) in lit_edges for nid in (e.src, e.dst)}
+    stand_in = _elide(cv, drawing, lit_nodes) if (slide and lit_nodes) else {}
     for node in drawing.order:
         node.lit = node.id in lit_nodes
-        cv.server_node(node, faded=hl is not None and not node.lit)
+        if node.id not in stand_in:  # one group: dot keeps the path straight, panels and notes to the side
+            cv.server_node(node, faded=hl is not None and not node.lit, group="path")
 
     kinds_used: set[str] = set()
+    elided_links: set[tuple[str, str]] = set()
     for i, edge in enumerate(drawing.edges):
+        if edge.src in stand_in or edge.dst in stand_in:  # one faded arrow to or from the "… more" box
+            ends = (stand_in.get(edge.src, edge.src), stand_in.get(edge.dst, edge.dst))
+            if ends[0] != ends[1] and ends not in elided_links:
+                elided_links.add(ends)
+                cv.edge(*ends, th.edges["hop"], label=None, classes=["elided-link"], eid=f"elided-{i}", faded=True)
+            continue
         prefix = "B" if i >= main_edges else ""
         lit = id(edge) in lit_edges
         faded = hl is not None and not lit
@@ -667,13 +696,13 @@ def render_journey(
         eid = f"{'attempt' if edge.kind in _FAILED else ('bounce' if prefix else 'hop')}-{edge.steps[0]}"
         if edge.kind in _FAILED:
             eid += f"-{i}"
-        cv.edge(edge.src, edge.dst, style, label=_hop_label(cv, edge, prefix, lit, hl), classes=classes, eid=eid,
+        cv.edge(edge.src, edge.dst, style, label=_hop_label(cv, edge, prefix, lit, hl, faded), classes=classes, eid=eid,
                 faded=faded, lit=lit)
 
-    for k, (asker, lks) in enumerate(drawing.lookups):
-        lit = hl is not None and any(lk.before_hop == hl for lk in lks)
+    for k, (asker, lks, prefix) in enumerate(drawing.lookups):
+        lit = hl is not None and any((f"{prefix}{lk.before_hop}" if prefix else lk.before_hop) == hl for lk in lks)
         faded = hl is not None and not lit
-        if slide and faded:  # a slide keeps only what the step is about
+        if slide and (faded or asker.id in stand_in):  # a slide keeps only what the step is about
             continue
         kinds_used.add("dns")
         first = lks[0]
@@ -704,6 +733,7 @@ def render_journey(
         if journey.outcome.server:
             named = drawing.nodes.get(("host", journey.outcome.server.lower()))
             at = named.id if named is not None else at
+        at = stand_in.get(at, at)
         head, rest, tone = _outcome_text(journey)
         lit = hl is not None and hl in last.steps
         faded = hl is not None and not lit
@@ -727,7 +757,10 @@ def render_journey(
             for hop, step in zip(edge.hops, edge.steps, strict=True):
                 if hl is None or step == hl:
                     panel_hops.append((prefix, hop, edge.dst))
-    if panel_hops:
+    caption_panel = None
+    if panel_hops and slide and hl is not None:  # a slide frame: the step's lines under the picture, full width
+        caption_panel = _panel(cv, [(p, h) for p, h, _ in panel_hops[:2]])
+    elif panel_hops:
         by_node: dict[str, list[tuple[str, Hop]]] = {}
         for prefix, hop, dst in panel_hops:
             by_node.setdefault(dst, []).append((prefix, hop))
@@ -744,8 +777,48 @@ def render_journey(
                 same.node(pid, label=f"<{table}>", shape="plain", style="", **{"class": "panel"})
             cv.g.edge(dst, pid, style="dashed", arrowhead="none", color=th.panel_line, penwidth="1",
                       **{"class": "panel-link"})
-    cv.caption(_title(journey), None, cv.legend(kinds_used))
+    cv.caption(_title(journey), caption_panel, cv.legend(kinds_used))
     return cv.g
+
+
+def _elide(cv: _Canvas, drawing: _JourneyDrawing, lit: set[str]) -> dict[str, str]:
+    """On a slide frame of a long journey, stand one small "… N more servers" box in for each run of
+    servers more than :data:`_SLIDE_REACH` hand-offs away from the step, so the step keeps a readable type size.
+
+    Returns {hidden node id: id of the box standing in for it} (empty when the journey is short).
+    """
+    if len(drawing.order) <= _SLIDE_MAX_NODES:
+        return {}
+    near: dict[str, set[str]] = {}
+    for e in drawing.edges:
+        near.setdefault(e.src, set()).add(e.dst)
+        near.setdefault(e.dst, set()).add(e.src)
+    distance = dict.fromkeys(lit, 0)
+    todo = list(lit)
+    while todo:
+        cur = todo.pop(0)
+        for nxt in near.get(cur, ()):
+            if nxt not in distance:
+                distance[nxt] = distance[cur] + 1
+                todo.append(nxt)
+    hidden = [n for n in drawing.order if distance.get(n.id, 99) > _SLIDE_REACH]
+    stand_in: dict[str, str] = {}
+    for node in hidden:  # runs of neighbouring hidden servers share one box
+        if node.id in stand_in:
+            continue
+        box, run, todo = cv.new_id(), [], [node.id]
+        while todo:
+            cur = todo.pop()
+            if cur in stand_in:
+                continue
+            stand_in[cur] = box
+            run.append(cur)
+            todo += [n for n in near.get(cur, ()) if distance.get(n, 99) > _SLIDE_REACH and n not in stand_in]
+        t = cv.theme
+        words = f"… {len(run)} more server{'s' if len(run) > 1 else ''}"
+        cv.g.node(box, label=f"<{escape_label(words)}>", shape="box", style="rounded,dashed", color=t.faded,
+                  fontcolor=t.faded, fontsize=f"{cv.sz['faded']:g}", **{"class": "elided"})
+    return stand_in
 
 
 # ------------------------------------------------------------------------------------ running dot

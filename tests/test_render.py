@@ -255,15 +255,31 @@ def test_unknown_theme_is_a_render_error():
 
 # -------------------------------------------------------------------------------------------- slides
 @needs_dot
-def test_slide_is_16_by_9_and_header_text_stays_readable():
-    j = scenarios.run("three-hops")
-    for step in frame_steps(j):
+@pytest.mark.parametrize(("name", "steps"), [("three-hops", 3), ("enterprise", 8), ("forwarding-loop", 4),
+                                             ("spam-accept-then-bounce", 6)])
+def test_slide_is_16_by_9_and_header_text_stays_readable(name, steps):
+    j = scenarios.run(name)
+    for step in frame_steps(j)[:steps]:
         svg = to_svg(j, slide=True, headers=True, highlight=step)
         root = parse_svg(svg)
         assert (root.get("width"), root.get("height")) == ("960pt", "540pt")  # 13.333 x 7.5 in
         sizes = effective_font_sizes(svg)
-        assert sizes["Liberation Mono"] >= 12, (step, sizes)
-        assert sizes["Liberation Sans"] >= 9, (step, sizes)
+        assert sizes["Liberation Mono"] >= 12, (step, sizes)  # the header lines: >= 12 pt on the slide
+        assert sizes["Liberation Sans"] >= 6, (step, sizes)  # the faded context may be small
+        assert "hop " + str(step) + " added" in text_of(root)
+
+
+@needs_dot
+def test_long_journey_slide_frames_stand_one_box_in_for_far_servers():
+    j = scenarios.run("enterprise")
+    root = svg_of(j, slide=True, highlight=5)
+    elided = groups(root, "elided")
+    drawn = {text_of(g).split()[0] for g in groups(root, "server")}
+    assert elided and sum(int(text_of(g).split()[1]) for g in elided) + len(drawn) == 9
+    assert {"av.example.net", "archive.example.net"} <= drawn
+    assert "laptop.example.org" not in drawn and "… 3 more servers" in text_of(root)
+    # the full drawing and short journeys keep every server
+    assert not groups(svg_of(j, slide=True), "elided") and not groups(svg_of(j, highlight=5), "elided")
 
 
 @needs_dot
@@ -295,7 +311,7 @@ _names = st.text(min_size=1, max_size=24).filter(lambda s: display_text(s).strip
 
 
 @needs_dot
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(host=_names, address=_names, value=st.text(min_size=1, max_size=120).filter(lambda s: display_text(s).strip()))
 def test_any_unicode_gives_valid_svg_containing_the_text(host, address, value):
     hop = Hop(1, from_name="client", by_name=host, with_="ESMTP", for_=address,
