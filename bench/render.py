@@ -9,6 +9,8 @@ Prints `name: value` lines (times in milliseconds, medians of --repeat runs):
 - ``dot_only_ms.<scenario>``: ``dot -Tsvg`` alone on the same DOT source, started the same way;
 - ``overhead_ratio.<scenario>`` and ``overhead_ratio.total``: the first over the second.
   Target (issue 3): <= 1.2, our own work is small next to dot's layout;
+- ``slide_header_pt_min.<scenario>``: on 16:9 slide frames with headers (first 12 steps), the
+  smallest header-line type in points on the slide. Target: >= 12;
 - ``render_10_servers_headers_ms``: a journey through 10 servers with a header panel on every hop.
   Target: < 100 ms.
 """
@@ -16,6 +18,7 @@ Prints `name: value` lines (times in milliseconds, medians of --repeat runs):
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import subprocess
 import sys
@@ -27,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from mailhops import scenarios  # noqa: E402
 from mailhops.journey import Hop, Journey, Outcome  # noqa: E402
-from mailhops.render import render_journey, to_svg  # noqa: E402
+from mailhops.render import frame_steps, render_journey, to_svg  # noqa: E402
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -49,6 +52,13 @@ def paired_median_ms(first, second, repeat: int) -> tuple[float, float]:
             fn()
             out.append((time.perf_counter() - start) * 1000)
     return statistics.median(a), statistics.median(b)
+
+
+def smallest_mono_pt(svg: str) -> float:
+    """The smallest Liberation Mono (header line) font size in the SVG, times dot's scale."""
+    scale = float(re.search(r'transform="scale\(([\d.]+)', svg).group(1))
+    sizes = [float(m) for m in re.findall(r'font-family="Liberation Mono" font-size="([\d.]+)"', svg)]
+    return min(sizes) * scale if sizes else 99.0
 
 
 def dot_only(source: str) -> None:
@@ -95,6 +105,17 @@ def main() -> int:
         print(f"overhead_ratio.{name}: {ours / alone:.3f}")
     print(f"overhead_ratio.total: {total_ours / total_dot:.3f}")
     print("overhead_ratio.target: 1.2")
+
+    # slide frames: the smallest header-line type on the 13.333 x 7.5 in slide, in points (target >= 12)
+    worst = 99.0
+    for name in scenarios.names():
+        journey = scenarios.run(name)
+        sizes = [smallest_mono_pt(to_svg(journey, slide=True, headers=True, highlight=step))
+                 for step in frame_steps(journey)[:12]]
+        print(f"slide_header_pt_min.{name}: {min(sizes):.1f}")
+        worst = min(worst, *sizes)
+    print(f"slide_header_pt_min.all: {worst:.1f}")
+    print("slide_header_pt_min.target: 12")
 
     big = ten_server_journey()
     print(f"render_10_servers_headers_ms: {median_ms(lambda: to_svg(big, headers=True), args.repeat):.1f}")
