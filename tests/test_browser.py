@@ -119,6 +119,16 @@ def _start(app: list[str], tmp: Path, extra: list[str]) -> Iterator[Server]:
             proc.wait()
 
 
+def _shutdown_kernels(server: Server) -> None:
+    """Stop the kernels a lesson started, so the next lesson runs on a quiet machine."""
+    headers = {"Authorization": f"token {server.token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{server.url}/api/kernels", headers=headers)) as r:
+        kernels = json.load(r)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{server.url}/api/kernels/{kernel['id']}", headers=headers, method="DELETE")
+        urllib.request.urlopen(request).close()
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("jupyterlab")
@@ -307,6 +317,7 @@ def test_lesson_runs_in_jupyterlab(lab: Server, browser, name: str) -> None:  # 
         raise
     finally:
         context.close()
+        _shutdown_kernels(lab)
 
 
 def test_some_lesson_has_a_working_hop_stepper(lab: Server, browser) -> None:  # noqa: ANN001
