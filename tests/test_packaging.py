@@ -111,3 +111,22 @@ def test_installed_command_prints_help(clean_env: Path, tmp_path: Path) -> None:
         assert command in proc.stdout
     proc = _run([str(clean_env / "bin" / "python"), "-m", "mailhops", "--help"], cwd=tmp_path)
     assert "usage: mailhops" in proc.stdout
+
+
+# ---------------------------------------------------------------- the newcomer commands
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert "./dev.sh lab" in readme and "./dev.sh test" in readme
+    commands = [
+        ln.strip() for ln in (REPO / ".ci" / "run").read_text().splitlines()
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    assert commands[-1] == "exec ./dev.sh test", commands
+    assert not any("pytest" in c for c in commands), "CI must not run its own test command"
+
+
+def test_dev_script_parses_and_explains_itself(tmp_path: Path) -> None:
+    _run(["bash", "-n", str(REPO / "dev.sh")])
+    proc = subprocess.run(["bash", str(REPO / "dev.sh")], capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert proc.returncode == 2
+    assert "./dev.sh lab" in proc.stderr and "./dev.sh test" in proc.stderr
