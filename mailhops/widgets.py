@@ -427,6 +427,28 @@ def _ok_html(message: str) -> str:
             f'padding:4px 8px">&#10003; {html.escape(message)}</div>')
 
 
+#: Widest picture, in inches (72 pt each): about 960 screen pixels, the width of a notebook cell on a laptop.
+FIT_WIDTH_IN = 10.0
+
+
+def fit_width(graph: Any, width_in: float = FIT_WIDTH_IN) -> Any:
+    """A copy of ``graph`` that Graphviz scales down (never up) to at most ``width_in`` inches wide.
+
+    JupyterLab shows an SVG at its natural size inside widgets, so a long journey would be cut off at the
+    right edge; slides (a fixed ``size`` already set) are left alone.
+
+    >>> fit_width(rd.render(Topology("t"))).graph_attr["size"]
+    '10,40'
+    """
+    import graphviz
+
+    if not isinstance(graph, (graphviz.Digraph, graphviz.Graph)) or graph.graph_attr.get("size"):
+        return graph
+    copy = graph.copy()
+    copy.graph_attr["size"] = f"{width_in:g},40"
+    return copy
+
+
 class Diagram:
     """A diagram for a notebook cell: Jupyter shows it as SVG (or, without Graphviz, a friendly note).
 
@@ -438,10 +460,10 @@ class Diagram:
         self.obj, self.kw = obj, kw
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return rd.repr_mimebundle(self.obj, **self.kw)
+        return rd.repr_mimebundle(fit_width(rd.render(self.obj, **self.kw)))
 
     def svg(self) -> str:
-        return rd.to_svg(self.obj, **self.kw)
+        return rd.to_svg(fit_width(rd.render(self.obj, **self.kw)))
 
 
 def diagram(obj: Any, **kw: Any) -> Diagram:
@@ -467,9 +489,9 @@ class DiagramView(W.Output):
         """Replace the picture by the diagram of ``obj`` (keywords as :func:`mailhops.render.render`)."""
         bundle = self._cache.get(cache_key) if cache_key is not None else None
         if bundle is None:
-            bundle = rd.repr_mimebundle(obj, **kw)
+            bundle = rd.repr_mimebundle(fit_width(rd.render(obj, **kw)))
             if cache_key is not None:
-                if len(self._cache) > 128:
+                if len(self._cache) > 64:
                     self._cache.clear()
                 self._cache[cache_key] = bundle
         data = dict(bundle)
@@ -540,6 +562,7 @@ class HopStepper(W.VBox):
         self.topology = topology
         self.steps: list[int | str] = []
         self._quiet = False
+        self._generation = 0  # changes with every journey shown: the key of the diagram cache
         self.diagram = DiagramView()
         self.headers = HeaderView()
         self.smtp = W.HTML()
@@ -557,7 +580,7 @@ class HopStepper(W.VBox):
         self.step_button.on_click(lambda _b: self.step_forward())
         self.slider.observe(self._on_slider, "value")
         self.tabs = W.Tab(children=[self.headers, self.smtp, self.outcome])
-        self.tabs.titles = ("Headers (newest on top)", "SMTP dialogue of this hop", "Outcome and DNS")
+        self.tabs.titles = ("Headers", "SMTP dialogue", "Outcome & DNS")
         self.export = ExportPanel(self.diagram)
         controls = W.HBox([self.back, self.step_button, self.play, self.slider],
                           layout=W.Layout(align_items="center", flex_flow="row wrap"))
@@ -589,6 +612,7 @@ class HopStepper(W.VBox):
         """Show ``journey``; ``step`` is an index (0..number of steps) or ``"last"``."""
         self.journey = journey
         self.topology = topology
+        self._generation += 1
         self.steps = rd.frame_steps(journey)
         self._quiet = True
         try:
@@ -618,7 +642,7 @@ class HopStepper(W.VBox):
         if self.journey is None:
             return
         step = self.step
-        self.diagram.draw(self.journey, highlight=step, topology=self.topology, cache_key=(id(self.journey), step))
+        self.diagram.draw(self.journey, highlight=step, topology=self.topology, cache_key=(self._generation, step))
         self.headers.show(self.journey, step)
         self.smtp.value = _smtp_html(self.journey, step)
         total = len(self.steps)
@@ -1016,7 +1040,7 @@ class TopologyBuilder(W.VBox):
             self.topology.add_server(name, self.server_role.value, ip, domain=domain, mta=self.server_mta.value,
                                      up=not self.server_down.value)
             down = " It is down." if self.server_down.value else ""
-            return f"Added {name}, a {self.server_role.value} ({ROLES[self.server_role.value].split(':')[0]}).{down}"
+            return f"Added {name}, role {self.server_role.value}: {ROLES[self.server_role.value].split(':')[0]}.{down}"
         return self._run(act)
 
     def set_mx(self) -> bool:
@@ -1165,7 +1189,8 @@ def app(scenario: str = "three-hops") -> App:
 
 # ============================================================================ lesson figures
 def email_vs_xmpp(theme: str = "light") -> Any:
-    """Lesson 1's picture: an email's store-and-forward path beside XMPP's direct server-to-server link.
+    """Lesson 1's picture: an email's store-and-forward path above XMPP's direct server-to-server link,
+    column by column (the sender's server above the sender's server, the recipient's above the recipient's).
 
     >>> g = email_vs_xmpp()
     >>> "_xmpp-server._tcp" in g.source and "MX example.net" in g.source
@@ -1188,6 +1213,15 @@ def email_vs_xmpp(theme: str = "light") -> Any:
         sub.node(nid, label=f"<<B>{html.escape(title)}</B><BR/><FONT POINT-SIZE='9'>{html.escape(note)}</FONT>>",
                  fillcolor=fill)
 
+    with g.subgraph(name="cluster_xmpp") as x:
+        x.attr(label="Chat (XMPP): one direct server-to-server link", fontsize="13", color=th.muted, style="rounded")
+        box(x, "x0", "Alice's chat app", "connected all the time", "#e8f1fb")
+        box(x, "x1", "xmpp.example.org", "Alice's server", "#e8f1fb")
+        box(x, "x2", "xmpp.example.net", "Bob's server", "#fdf0d5")
+        box(x, "x3", "Bob's chat app", "gets it at once if online", "#f3f3f3")
+        x.edge("x0", "x1", label="client-to-server\nstream")
+        x.edge("x1", "x2", label="server-to-server, direct\n(DNS SRV _xmpp-server._tcp)")
+        x.edge("x2", "x3", label="pushed now,\nor stored if offline")
     with g.subgraph(name="cluster_email") as e:
         e.attr(label="Email (SMTP): store and forward, hop by hop", fontsize="13", color=th.muted, style="rounded")
         box(e, "m0", "Alice's laptop", "mail program", "#e8f1fb")
@@ -1199,16 +1233,6 @@ def email_vs_xmpp(theme: str = "light") -> Any:
         e.edge("m1", "m2", label="2  SMTP, port 25\n(after DNS: MX example.net?)")
         e.edge("m2", "m3", label="3  LMTP")
         e.edge("m3", "m4", label="whenever Bob\nlooks", style="dashed")
-    with g.subgraph(name="cluster_xmpp") as x:
-        x.attr(label="Chat (XMPP): one direct server-to-server link", fontsize="13", color=th.muted, style="rounded")
-        box(x, "x0", "Alice's chat app", "connected all the time", "#e8f1fb")
-        box(x, "x1", "xmpp.example.org", "Alice's server", "#e8f1fb")
-        box(x, "x2", "xmpp.example.net", "Bob's server", "#fdf0d5")
-        box(x, "x3", "Bob's chat app", "gets it at once if online", "#f3f3f3")
-        x.edge("x0", "x1", label="client-to-server\nstream")
-        x.edge("x1", "x2", label="server-to-server, direct\n(DNS SRV _xmpp-server._tcp)")
-        x.edge("x2", "x3", label="pushed now,\nor stored if offline")
-    g.edge("m4", "x0", style="invis")
     return g
 
 
