@@ -37,7 +37,7 @@ from .errors import MailhopsError
 from .journey import Hop, Journey, Outcome, format_utc
 from .received import parse_received
 
-__all__ = ["analyze", "analyze_cli", "split_headers", "journey_table", "to_json_dict", "MAX_HOPS"]
+__all__ = ["analyze", "analyze_cli", "hops_from_received", "split_headers", "journey_table", "to_json_dict", "MAX_HOPS"]
 
 #: Received headers beyond this many are kept raw, not parsed: no real path is that long
 #: (RFC 5321 §6.3 asks for a hop limit of at least 100), so it is a loop or an attack.
@@ -91,7 +91,7 @@ def split_headers(text: str) -> tuple[list[tuple[str, str]], list[str]]:
     ([('Received', 'from a.example.org by b.example.org; 2 Mar 2026 09:00:05 +0000'), ('Subject', 'hi')], ['a folded line lost its indentation', 'no blank line between the headers and the body'])
     """
     problems: list[str] = []
-    headers: list[list[str]] = []
+    headers: list[tuple[str, list[str]]] = []  # (name, value parts): parts joined once at the end
     text = text.lstrip("\ufeff")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     i = 0
@@ -107,28 +107,63 @@ def split_headers(text: str) -> tuple[list[tuple[str, str]], list[str]]:
             continue
         if line[0] in " \t":
             if headers:
-                headers[-1][1] += " " + line.strip()
+                headers[-1][1].append(line.strip())
             else:
                 problems.append("the header block starts with an indented line")
-                headers.append(["", line.strip()])
+                headers.append(("", [line.strip()]))
             continue
         m = _FIELD.match(line)
         if m:
-            headers.append([m.group(1), line[m.end():].strip()])
+            headers.append((m.group(1), [line[m.end():].strip()]))
             continue
         if headers and headers[-1][0].lower() in _TRACE_NAMES and _CONTINUES_TRACE.match(line):
-            headers[-1][1] += " " + line.strip()
+            headers[-1][1].append(line.strip())
             lost = True
             continue
         if headers:
             problems.append("no blank line between the headers and the body")
         else:
-            problems.append("the text does not start with a header field")
+            if "the text does not start with a header field" not in problems:
+                problems.append("the text does not start with a header field")
             continue
         break
     if lost:
         problems.insert(0, "a folded line lost its indentation")
-    return [(name, value) for name, value in headers if name], problems
+    return [(name, " ".join(parts)) for name, parts in headers if name], problems
+
+
+def hops_from_received(values_top_first: list[str]) -> list[Hop]:
+    """Hops, oldest first, from Received header values as they appear in a message (newest on top).
+
+    Each hop's ``delay_s`` is the time since the previous dated hop (the first hop has none, as in a
+    simulated journey); a negative delay is kept and flagged in the hop's problems.
+
+    >>> hops = hops_from_received(["from b.example.net by c.example.net; 2 Mar 2026 09:00:00 +0000",
+    ...                            "from a.example.org by b.example.net; 2 Mar 2026 09:00:30 +0000"])
+    >>> [(h.n, h.by_name, h.delay_s) for h in hops], hops[1].problems
+    ([(1, 'b.example.net', None), (2, 'c.example.net', -30.0)], ['dated 30 s before hop 1 (clock skew between the servers)'])
+    """
+    hops: list[Hop] = []
+    for k, value in enumerate(reversed(values_top_first)):
+        if k >= MAX_HOPS:
+            hops.append(Hop(n=k + 1, raw=" ".join(value.split())[:2000],
+                            problems=[f"not parsed: more than {MAX_HOPS} Received headers (a mail loop?)"]))
+        else:
+            hops.append(parse_received(value, n=k + 1))
+    previous = None
+    previous_label = ""
+    for hop in hops:
+        if hop.date is None:
+            continue
+        if previous is not None:
+            hop.delay_s = (hop.date - previous).total_seconds()
+            if hop.delay_s < 0:
+                hint = (" (a pull by fetchmail/getmail, or clock skew)" if hop.mta in ("fetchmail", "getmail")
+                        else " (clock skew between the servers)")
+                hop.problems.append(f"dated {-hop.delay_s:g} s before {previous_label}{hint}")
+        previous = hop.date
+        previous_label = f"hop {hop.n}"
+    return hops
 
 
 def analyze(source: str | bytes | os.PathLike[str]) -> Journey:
@@ -161,36 +196,13 @@ def _analyze_text(text: str, data: bytes | None, notes: list[str]) -> Journey:
     received = [value for name, value in headers if name.lower() == "received"]
     if not received:
         message_problems.append("no Received header: the message has not crossed any server (or only its body was given)")
-    hops: list[Hop] = []
-    newest_first_by: list[str | None] = []
-    for k, value in enumerate(reversed(received)):
-        n = k + 1
-        if k >= MAX_HOPS:
-            hops.append(Hop(n=n, raw=" ".join(value.split())[:2000],
-                            problems=[f"not parsed: more than {MAX_HOPS} Received headers (a mail loop?)"]))
-        else:
-            hops.append(parse_received(value, n=n))
+    hops = hops_from_received(received)
     newest_first_by = [h.by_name for h in reversed(hops)]
 
     date_header = next((v for name, v in headers if name.lower() == "date"), None)
     written, date_problems = parse_date(date_header) if date_header else (None, [])
     if date_header and written is None:
         message_problems.append(f"the Date header could not be read: {date_problems[0] if date_problems else date_header}")
-
-    # delays: each hop against the previous one (the first hop has none, as in a simulated journey;
-    # its distance from the Date header is in the summary)
-    previous = None
-    previous_label = ""
-    for hop in hops:
-        if hop.date is not None and previous is not None:
-            hop.delay_s = (hop.date - previous).total_seconds()
-            if hop.delay_s < 0:
-                hint = (" (a pull by fetchmail/getmail, or clock skew)" if hop.mta in ("fetchmail", "getmail")
-                        else " (clock skew between the servers)")
-                hop.problems.append(f"dated {-hop.delay_s:g} s before {previous_label}{hint}")
-        if hop.date is not None:
-            previous = hop.date
-            previous_label = f"hop {hop.n}"
 
     x_received = [parse_received(v, n=k + 1) for k, v in enumerate(reversed(
         [value for name, value in headers if name.lower() == "x-received"][:MAX_HOPS]))]

@@ -30,6 +30,10 @@ import authres
 __all__ = ["analyze_auth", "org_domain", "parse_authentication_results", "parse_tag_list"]
 
 _CONTEXT = authres.all_features()
+#: At most this many headers of each authentication kind are read.
+MAX_AUTH_HEADERS = 50
+_AUTH_HEADERS = frozenset({"authentication-results", "received-spf", "dkim-signature", "arc-seal",
+                           "arc-authentication-results", "arc-message-signature"})
 _SECOND_LEVEL = frozenset({"co", "com", "net", "org", "ac", "gov", "edu", "or", "ne", "go", "gv", "mil", "ltd", "plc"})
 _METHOD_RE = re.compile(r"([A-Za-z][\w-]{0,40})\s*=\s*([A-Za-z]{1,20})")
 _PROP_RE = re.compile(r"([A-Za-z][\w-]{0,20}\.[A-Za-z][\w.-]{0,40})\s*=\s*(\"[^\"]{0,300}\"|[^\s;()]{1,300})")
@@ -143,6 +147,16 @@ def analyze_auth(headers: list[tuple[str, str]], by_names_newest_first: list[str
     analyzer passes them so they are parsed once); the first DNS name among them is the receiving host.
     """
     lower = [(name.lower(), value) for name, value in headers]
+    # a real message carries a handful of these; hundreds mean a loop or an attack, and are not read
+    seen: dict[str, int] = {}
+    kept = []
+    for name, value in lower:
+        if name in _AUTH_HEADERS:
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] > MAX_AUTH_HEADERS:
+                continue
+        kept.append((name, value))
+    lower = kept
     received_positions = [i for i, (name, _) in enumerate(lower) if name == "received"]
     if by_names_newest_first is None:
         by_names_newest_first = [_by_host(lower[i][1]) for i in received_positions]

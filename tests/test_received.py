@@ -298,3 +298,20 @@ def test_fuzz_mutated_real_shapes_never_raise(value: str, seed: int, edits: int)
     assert hop.raw == " ".join("".join(chars).split())
     if hop.date is not None:
         assert hop.date.utcoffset() is not None
+
+
+@pytest.mark.parametrize("value", SAMPLES + [
+    "from a.example.org ([192.0.2.1]) by b.example.net (8.12.5/8.12.5) with ESMTP id X1; Mon, 2 Mar 2026 09:00:05 +0000",
+    "from a.example.org (unknown [192.0.2.1]) by b.example.net (Postfix) with SMTP id X2; Mon, 2 Mar 2026 09:00:05 +0000",
+    "(qmail 4711 invoked from network); 5 Sep 2002 11:37:56 -0000",
+    "from unknown (HELO a.example.org) (192.0.2.1) by b.example.net with SMTP; 5 Sep 2002 11:37:56 -0000",
+    "from h.example.org ([192.0.2.1]:4711 helo=a) by b.example.net with esmtp (Exim 4.96 (Debian)) id 1a-2b-3c; "
+    "Mon, 2 Mar 2026 09:00:05 +0000",
+    "from pop.example.org [192.0.2.1] by localhost with IMAP (fetchmail-6.4.0) for <u@localhost> (single-drop); "
+    "Mon, 2 Mar 2026 09:00:05 +0000 (UTC)",
+    "from a.example.org (a.example.org [192.0.2.1]) by b.example.net (Postfix) with ESMTP id X3; Sun, 2 Mar 2026 09:00:05 +0000",
+])
+def test_fast_paths_agree_with_the_general_parser(value: str) -> None:
+    from mailhops.received import _parse
+
+    assert _parse(value, 1, classic=True).to_dict() == _parse(value, 1, classic=False).to_dict()
