@@ -39,6 +39,7 @@ import json
 import logging
 import mailbox
 import random
+import re
 import shutil
 import smtplib
 import socket
@@ -78,6 +79,8 @@ RETRY_SCHEDULE: tuple[float, ...] = (2.0, 4.0, 8.0)
 SIZE_LIMIT = 10_240_000
 #: Seconds a connection may stay idle, and the client-side timeout of every connection.
 TIMEOUT = 30.0
+#: Seconds an idle cached SMTP connection is kept for the next message (Postfix's smtp_connection_cache_time_limit).
+CACHE_TIME_LIMIT = 2.0
 #: The password of every user of a live topology (loopback only; shown by ``mailhops serve``).
 PASSWORD = "mailhops"
 
@@ -443,6 +446,7 @@ class _Conn:
         self.rdns: str | None = None
         self.rdns_done = False
         self.tls_version: str | None = None
+        self.peer_port: int | None = None
 
     def server_line(self, text: str) -> None:
         for part in text.split("\r\n"):
@@ -476,10 +480,23 @@ class _Conn:
             self.keys.add(key)
             self.live.journal.opened(key)
 
+    def end_transaction(self) -> None:
+        """Our own client finished a transaction on this connection (it keeps it open for the next message)."""
+        keys, self.keys = self.keys, set()
+        self.lines, self.tx_closed = [], False
+        for key in keys:
+            self.live.journal.closed(key)
+
     def close(self) -> None:
+        if self.peer_port is not None:
+            self.live._inbound.pop(self.peer_port, None)
         keys, self.keys = self.keys, set()
         for key in keys:
             self.live.journal.closed(key)
+
+
+_PLAIN_PATH = re.compile(r"\s*<((?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                         r"@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)?)>(.*)\Z", re.DOTALL)
 
 
 class _Recording:
@@ -489,6 +506,14 @@ class _Recording:
 
     def _cb_client_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         super()._cb_client_connected(_ReaderTap(reader, self._mh), writer)  # type: ignore[misc, arg-type]
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd parses every MAIL/RCPT path with the email package's full RFC 5322 parser, which is slow;
+        # plain <local@domain> paths (and <>) are read with a regular expression, anything else goes to it
+        match = _PLAIN_PATH.match(arg) if arg else None
+        if match is not None:
+            return (match.group(1) or "<>"), match.group(2)
+        return super()._getaddr(arg)  # type: ignore[misc]
 
     async def push(self, status: Any) -> None:
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
@@ -539,13 +564,16 @@ class _Handler:
     # identification of the client and its reverse name
     async def _identify(self, smtp: SMTP) -> _Conn:
         conn: _Conn = smtp._mh  # type: ignore[attr-defined]
-        if not conn.identified:
+        peer = smtp.session.peer if smtp.session else None
+        if peer and (not conn.identified or conn.client is not None):
+            # one of our own sending sides registered its source port; a cached connection carries a new
+            # message (journey) in each transaction, so the journey is looked up again every time
             conn.identified = True
-            peer = smtp.session.peer if smtp.session else None
-            if peer:
-                found = self.live._outgoing.get(peer[1])
-                if found is not None:
-                    conn.client, conn.key = found
+            found = self.live._outgoing.get(peer[1])
+            if found is not None:
+                conn.client, conn.key = found
+                conn.peer_port = peer[1]
+                self.live._inbound[peer[1]] = conn
         if not conn.rdns_done:
             conn.rdns_done = True
             peer = smtp.session.peer if smtp.session else None
@@ -632,6 +660,9 @@ class _Handler:
                                              f"{server.name} refused it: {reply} (the client was told directly, so "
                                              "it is the client's job to tell the sender).", reply=str(reply),
                                              server=server.name))
+
+    async def handle_RSET(self, smtp: SMTP, session: Any, envelope: Any) -> str:
+        return "250 2.0.0 Ok"
 
     async def handle_exception(self, error: Exception) -> str:
         return f"451 4.3.0 Error: internal error in mailhops ({error.__class__.__name__})"
@@ -901,6 +932,9 @@ class LiveTopology:
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._outgoing: dict[int, tuple[Server, int]] = {}
+        self._inbound: dict[int, _Conn] = {}
+        self._cache: dict[tuple[str, str], list[tuple[float, smtplib.SMTP]]] = {}
+        self._cache_lock = threading.Lock()
         self._nodes: dict[str, _Node] = {}
         self._dns: LoopbackDNS | None = None
         self._mail_locks: dict[str, threading.Lock] = {}
@@ -1025,6 +1059,7 @@ class LiveTopology:
         for node in self._nodes.values():
             if node.queue is not None:
                 node.queue.stop()
+        self._drop_cache()
         for node in self._nodes.values():
             with contextlib.suppress(Exception):
                 self._silence(node)
@@ -1227,7 +1262,8 @@ class LiveTopology:
         precise = time.time()
         when = datetime.fromtimestamp(precise, timezone.utc)
         with self._rng_lock:
-            qid = srv.queue_id(server if not node.lmtp else _dovecot(server), self._rng, when)
+            # webmail writes no queue id (Roundcube's Received line has none)
+            qid = None if sess.http else srv.queue_id(server if not node.lmtp else _dovecot(server), self._rng, when)
             stamp_as = dataclasses.replace(server, ip=LOOPBACK)
             stamped, added = srv.stamp(self.topology, stamp_as, sess, env, message, when, qid, self._rng)
         conn.bind(key)
@@ -1386,23 +1422,42 @@ class LiveTopology:
             return self._unreachable(client, nxt, entry, "Host not found in DNS", None)
         if http:
             return self._post(client, nxt, port, entry, form or {})
-        try:  # connecting in the constructor also reads the greeting (and names the host for STARTTLS)
-            conn: smtplib.SMTP = (smtplib.LMTP if lmtp else smtplib.SMTP)(
-                LOOPBACK, port, local_hostname=client.helo_name, timeout=self.timeout, source_address=(LOOPBACK, 0))
-        except smtplib.SMTPConnectError as err:
-            return "refused", _reply(err.smtp_code, err.smtp_error)
-        except OSError as err:
-            return self._unreachable(client, nxt, entry, err.strerror or str(err), port)
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay after the TLS handshake
-        local_port = conn.sock.getsockname()[1]
-        self._outgoing[local_port] = (client, entry.key)
+        caching = client.role not in ("client", "webmail")  # mail programs open a new session per message
+        conn = self._cached(client.name, nxt.name) if caching else None
+        if conn is not None:
+            # Postfix checks a cached session with RSET before using it again (smtp_rset_timeout)
+            local_port = conn.sock.getsockname()[1]
+            self._outgoing[local_port] = (client, entry.key)
+            try:
+                usable = conn.rset()[0] == 250
+            except (smtplib.SMTPException, OSError):
+                usable = False
+            if not usable:
+                self._outgoing.pop(local_port, None)
+                self._end_transaction(local_port)
+                conn.close()
+                conn = None
+        fresh = conn is None
+        if conn is None:
+            try:  # connecting in the constructor also reads the greeting (and names the host for STARTTLS)
+                conn = (smtplib.LMTP if lmtp else smtplib.SMTP)(
+                    LOOPBACK, port, local_hostname=client.helo_name, timeout=self.timeout, source_address=(LOOPBACK, 0))
+            except smtplib.SMTPConnectError as err:
+                return "refused", _reply(err.smtp_code, err.smtp_error)
+            except OSError as err:
+                return self._unreachable(client, nxt, entry, err.strerror or str(err), port)
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay after the TLS handshake
+            local_port = conn.sock.getsockname()[1]
+            self._outgoing[local_port] = (client, entry.key)
+        keep = False
         try:
-            conn.ehlo()
-            if tls and conn.has_extn("starttls"):
-                conn.starttls(context=self._client_tls)
+            if fresh:
                 conn.ehlo()
-            if auth:
-                conn.login(entry.envelope.mail_from.split("@")[0], self.password)
+                if tls and conn.has_extn("starttls"):
+                    conn.starttls(context=self._client_tls)
+                    conn.ehlo()
+                if auth:
+                    conn.login(entry.envelope.mail_from.split("@")[0], self.password)
             options = [f"SIZE={len(entry.message)}"] if conn.has_extn("size") else []
             code, text = conn.mail(entry.envelope.mail_from, options)
             if code != 250:
@@ -1413,18 +1468,60 @@ class LiveTopology:
             code, text = conn.data(entry.message)
             if code != 250:
                 return "refused", _reply(code, text)
+            keep = caching  # relays keep the session for the next message (Postfix's connection cache)
             return "accepted", _reply(code, text)
-        except smtplib.SMTPDataError as err:
-            return "refused", _reply(err.smtp_code, err.smtp_error)
         except smtplib.SMTPAuthenticationError as err:
             return "refused", _reply(err.smtp_code, err.smtp_error)
         except (smtplib.SMTPException, OSError) as err:
             return "refused", Reply(421, "4.4.2", f"lost connection with {nxt.name}[{LOOPBACK}]:{port} ({err.__class__.__name__})")
         finally:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                conn.quit()
-            conn.close()
-            self._outgoing.pop(local_port, None)
+            if keep:
+                self._end_transaction(local_port)
+                self._outgoing.pop(local_port, None)
+                self._store_cached(client.name, nxt.name, conn)
+            else:
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    conn.quit()
+                conn.close()
+                self._end_transaction(local_port)
+                self._outgoing.pop(local_port, None)
+
+    def _end_transaction(self, local_port: int) -> None:
+        conn = self._inbound.get(local_port)
+        if conn is not None:
+            conn.end_transaction()
+
+    def _cached(self, client: str, nxt: str) -> smtplib.SMTP | None:
+        now = time.monotonic()
+        with self._cache_lock:
+            pool = self._cache.get((client, nxt), [])
+            while pool:
+                since, conn = pool.pop()
+                if now - since <= CACHE_TIME_LIMIT:
+                    return conn
+                self._close_quietly(conn)
+        return None
+
+    def _store_cached(self, client: str, nxt: str, conn: smtplib.SMTP) -> None:
+        with self._cache_lock:
+            pool = self._cache.setdefault((client, nxt), [])
+            if len(pool) < self.workers:
+                pool.append((time.monotonic(), conn))
+                return
+        self._close_quietly(conn)
+
+    def _drop_cache(self) -> None:
+        with self._cache_lock:
+            pools, self._cache = self._cache, {}
+        for pool in pools.values():
+            for _, conn in pool:
+                self._close_quietly(conn)
+
+    @staticmethod
+    def _close_quietly(conn: smtplib.SMTP) -> None:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            conn.quit()
+        conn.close()
 
     def _post(self, client: Server, nxt: Server, port: int, entry: QueueEntry, form: dict[str, str]) -> tuple[str, Reply | None]:
         body = urllib.parse.urlencode(form).encode()

@@ -57,8 +57,11 @@ def test_live_journey_matches_the_simulation(name: str) -> None:
     smtp_hops = [h for h in live.hops if h.with_ not in ("HTTP", None)]
     for hop in smtp_hops:
         texts = [line.text for line in hop.smtp]
-        assert texts[0].startswith("220 "), texts[:2]
-        assert any(t.lower().startswith(("ehlo", "lhlo")) for t in texts)
+        if texts[0].lower() == "rset":  # a relay reusing its cached session checks it with RSET first
+            assert texts[1] == "250 2.0.0 Ok"
+        else:
+            assert texts[0].startswith("220 "), texts[:2]
+            assert any(t.lower().startswith(("ehlo", "lhlo")) for t in texts)
         assert any(line.side == "C" and line.text == "." for line in hop.smtp)
 
 
@@ -244,15 +247,16 @@ def test_message_size_limit_and_idle_timeout() -> None:
             assert raw.recv(1024) == b""  # the server hung up on the idle client
 
 
-def test_two_hundred_concurrent_messages_none_lost() -> None:
-    with LiveTopology(scenarios.get("three-hops").build()) as live:
+def test_two_hundred_concurrent_messages_none_lost(tmp_path: Path) -> None:
+    with LiveTopology(scenarios.get("three-hops").build(), directory=tmp_path) as live:
         recipients = ["bob@example.net"] * 180 + ["nobody@example.net"] * 20
         random.Random(1).shuffle(recipients)
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             journeys = list(pool.map(lambda r: live.send("alice@example.org", r, timeout=60), recipients))
-        delivered = len(live.maildir("bob@example.net"))
-        bounces = len(live.maildir("alice@example.org"))
-        spool = [p for p in (live.directory / "spool").rglob("*") if p.is_file()]
+    # after the servers stopped (every worker has finished), the spools are empty and the Maildirs full
+    delivered = len(live.maildir("bob@example.net"))
+    bounces = len(live.maildir("alice@example.org"))
+    spool = [p for p in (tmp_path / "spool").rglob("*") if p.is_file()]
     kinds = [j.outcome.kind for j in journeys]
     assert kinds.count("delivered") == 180 and kinds.count("rejected") == 20
     assert delivered == 180 and bounces == 20
