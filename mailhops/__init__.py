@@ -44,10 +44,16 @@ __all__ = [
     "TopologyError",
     "UnknownScenarioError",
     "User",
+    "analyze",
     "count_hops",
+    "export",
+    "export_frames",
+    "render_journey",
+    "render_topology",
     "run_scenario",
     "scenario_names",
     "send",
+    "to_svg",
 ]
 
 
@@ -60,6 +66,14 @@ def __getattr__(name: str):  # lazy: keeps `import mailhops` fast (graphviz, ipy
         from .headers import count_hops
 
         return count_hops
+    if name in ("render_topology", "render_journey", "export", "export_frames", "to_svg"):
+        from . import render
+
+        return getattr(render, name)
+    if name == "analyze":
+        from .analyze import analyze
+
+        return analyze
     if name in ("run_scenario", "scenario_names", "get_scenario"):
         from . import scenarios
 
