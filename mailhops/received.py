@@ -291,6 +291,8 @@ def mta_family(signature: str, by_name: str | None, with_: str | None, via: str 
         return "qmail"
     bn = by_name or ""
     w = (with_ or "").lower()
+    if w.startswith("http") or (via or "").lower().startswith("http") or "squirrelmail" in s:
+        return "webmail"  # the hop from a browser: HTTP, whoever runs the web front end
     if ("microsoft" in s or w == "mapi" or "internet mail service" in s or "outlook.com" in bn
             or "outlook.office365.com" in bn or "hotmail" in bn or "exchange" in s):
         return "exchange"
@@ -298,8 +300,6 @@ def mta_family(signature: str, by_name: str | None, with_: str | None, via: str 
         return "gmail"
     if "yahoo" in bn:
         return "yahoo"
-    if w.startswith("http") or (via or "").lower().startswith("http") or "webmail" in s or "squirrelmail" in s:
-        return "webmail"
     if "sendmail" in s or "/submit" in s or _SENDMAIL_VERSION.search(s):
         return "sendmail"
     m = _OTHER_FAMILIES.search(s)
@@ -423,7 +423,7 @@ def _other_fast(raw: str, n: int) -> Hop | None:
         if m is None:
             return None
         lead = m.group("lead")
-        if lead.lower().startswith(("envelope-", "tls", "ssl", "using ", "version=")) or "cipher" in lead:
+        if lead.lower().startswith(("envelope-", "tls", "ssl", "using ", "version=")) or "cipher" in lead.lower():
             return None
         when, problems = _date_of(m)
         if when is None:
@@ -728,11 +728,11 @@ def _parse(value: str, n: int, classic: bool = True) -> Hop:
         if i in skip:
             continue
         signature_parts.append(c)
-        lc = c[:16].lower()
+        lc = c.lower()
         if lc.startswith(("envelope-from", "envelope-sender")):
             if hop.envelope_from is None and " " in c.strip():
                 hop.envelope_from = c.split(None, 1)[1].strip("<> ") or None
-        elif hop.tls is None and (lc.startswith(("tls", "ssl", "using ", "version=")) or "cipher" in c):
+        elif hop.tls is None and (lc.startswith(("tls", "ssl", "using ", "version=")) or "cipher" in lc):
             m = _TLS.search(c)
             if m:
                 hop.tls = m.group(1)
