@@ -42,14 +42,18 @@ _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}\Z")
 _IPV6 = re.compile(r"[0-9A-Fa-f:]{2,39}(?:\.\d{1,3}){0,3}(?:%\w{1,20})?\Z")
 _HOSTLIKE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})\Z")
 _TLS = re.compile(r"\b(TLS[v_ -]?\d(?:[._]\d)?|SSLv\d|TLS)\b", re.IGNORECASE)
+_QP = re.compile(r"(?:^|\s)qp \d")  # qmail-smtpd writes "(qp 4711)" after the host
 _OTHER_FAMILIES = re.compile(
     r"\b(dovecot|cyrus|courier|mdaemon|communigate|domino|lotus|zimbra|mercury|smail|zmailer|haraka|sendgrid"
     r"|amazonses|amazonaws|mailgun|ecelerity|hmailserver|mailenable|sun java system messaging|netscape messaging"
-    r"|pmdf|mailman)\b")
+    r"|pmdf|mailman|ntmail|sun internet mail|groupwise|imail|intermail|mirapoint|ironport|sophos)\b")
 _OTHER_FAMILY_NAMES = {"lotus": "domino", "amazonses": "ses", "amazonaws": "ses", "sun java system messaging": "sun",
-                       "netscape messaging": "sun"}
+                       "netscape messaging": "sun", "sun internet mail": "sun"}
 _DOVECOT_ID = re.compile(r"[A-Za-z0-9+/]{22}\Z")
-_SENDMAIL_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?[\w.+-]*/[\w.+-]+")
+# Sendmail stamps its version pair, "(8.15.2/8.15.2)", "(8.12.5/8.12.5/Submit)", "(SMI-8.6/SMI-SVR4)"
+_SENDMAIL_VERSION = re.compile(r"(?:^|[\s(.-])[5-8]\.\d{1,2}(?:\.\d{1,2})?[\w.+-]*/[\w.+-]+")
+# Gmail's internal queue ids: "x6mr1048328rvi.40.1242899443462", "v18cs7665fao", "n11so944457vch.33"
+_GMAIL_ID = re.compile(r"[a-z]{1,3}\d{1,4}(?:mr|csp|cs|si|so|sor|ls)\d{3,}[a-z]{2,4}(?:\.|\Z)")
 
 # The common RFC 5322 date, read without the general tokenizer (most headers take this path).
 _FAST_DATE = re.compile(
@@ -287,7 +291,7 @@ def mta_family(signature: str, by_name: str | None, with_: str | None, via: str 
         return "getmail"
     if "qmail-scanner" in s or "mimedefang" in s or "mailscanner" in s or "spamd" in s:
         return "filter"
-    if "qmail" in s or "(qp " in s:
+    if "qmail" in s or _QP.search(s):
         return "qmail"
     bn = by_name or ""
     w = (with_ or "").lower()
@@ -529,10 +533,10 @@ def _classic(raw: str, n: int) -> Hop | None:
 
 def _parse(value: str, n: int, classic: bool = True) -> Hop:
     raw = " ".join(value.split())
-    if classic and raw[:5] == "from ":
+    if classic and (raw[:5] == "from " or raw[:1] == "("):
         hop = _classic(raw, n)
         if hop is not None:
-            return hop
+            return _finish(hop)
     hop = Hop(n=n, raw=raw)
     problems = hop.problems
     work = raw
@@ -776,8 +780,16 @@ def _parse(value: str, n: int, classic: bool = True) -> Hop:
         hop.helo = info.helo
     elif from_words and from_words[0][0] == "[" and (info.ip_bracket or info.ip_bare) and hop.mta not in ("exim", "qmail"):
         hop.helo = from_words[0]  # "from [192.0.2.9] (rdns [ip])": the literal was the HELO argument
-    if hop.mta is None and hop.with_ == "LMTP" and hop.id and _DOVECOT_ID.match(hop.id):
-        hop.mta = "dovecot"  # Dovecot's LMTP session id: a GUID in 22 base64 characters
+    return _finish(hop)
+
+
+def _finish(hop: Hop) -> Hop:
+    """Family hints that only the queue id gives (shared by the fast paths and the general parser)."""
+    if hop.mta is None and hop.id:
+        if hop.with_ == "LMTP" and _DOVECOT_ID.match(hop.id):
+            hop.mta = "dovecot"  # Dovecot's LMTP session id: a GUID in 22 base64 characters
+        elif _GMAIL_ID.match(hop.id):
+            hop.mta = "gmail"
     return hop
 
 

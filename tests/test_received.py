@@ -187,6 +187,30 @@ CASES = [
         id="dovecot-lmtp",
     ),
     pytest.param(
+        "by 2001:db8:a05:6a10::1 with SMTP id x6mr1048328rvi.40.1242899443462; Thu, 21 May 2009 02:50:43 -0700 (PDT)",
+        dict(from_name=None, by_name="2001:db8:a05:6a10::1", with_="SMTP", id="x6mr1048328rvi.40.1242899443462",
+             mta="gmail", date_utc="2009-05-21T09:50:43Z"),
+        id="gmail-internal-hop",
+    ),
+    pytest.param(
+        "from ts12.example.net (HELO laptop.example.org) (192.0.2.167) by relay.example.net (qp 67309) with SMTP; "
+        "5 Sep 2002 11:37:56 -0000",
+        dict(from_name="ts12.example.net", helo="laptop.example.org", ip="192.0.2.167", by_name="relay.example.net",
+             mta="qmail"),
+        id="qmail-qp",
+    ),
+    pytest.param(
+        "from [192.0.2.14] by proxy.example.net (NTMail 4.30.0013/NU4152.00.32401f35) with ESMTP id zmlyaaaa "
+        "for <list@example.org>; Thu, 4 May 2000 11:13:09 +0200",
+        dict(from_name=None, ip="192.0.2.14", with_="ESMTP", id="zmlyaaaa", mta="ntmail"),
+        id="not-every-version-pair-is-sendmail",
+    ),
+    pytest.param(
+        "from mail pickup service by mail.example.com with Microsoft SMTPSVC; Sun, 11 Aug 2002 22:13:06 -0700",
+        dict(from_name="mail", with_="MICROSOFT SMTPSVC", mta="exchange", date_utc="2002-08-12T05:13:06Z"),
+        id="exchange-pickup",
+    ),
+    pytest.param(
         "from [192.0.2.14] by mx.example.com with asmtp; Aug, 02 2002 12:51:45 AM -0000",
         dict(from_name=None, ip="192.0.2.14", with_="ASMTP", date_utc="2002-08-02T00:51:45Z"),
         id="month-first-am-pm",
