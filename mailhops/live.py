@@ -19,9 +19,29 @@ same :class:`~mailhops.journey.Journey` the simulator returns (``source="live"``
 >>> journey.hops[1].smtp[0].text  # the MX's real greeting, as Postfix words it
 '220 mx.example.net ESMTP Postfix'
 
+All thirteen scenarios of :mod:`mailhops.scenarios` run live, and a test checks that each live journey has
+the simulated journey's hops (by server), protocol words, failed attempts, outcome and bounce. The
+webmail scenario's first hop is real HTTP: a small loopback HTTP server plays the webmail front end
+(the browser's ``POST`` of the compose form, HTTP Basic login), writes its ``with HTTP`` Received line and
+submits over SMTP like any client. What differs from a simulation is what really differs on loopback:
+peers are ``127.0.0.1`` (``localhost`` by the PTR every resolver serves for it), times are real, the
+transcripts are aiosmtpd's and smtplib's real words (``250 HELP``, lower-case ``mail FROM:``), and a
+relay reuses its SMTP session for the next message to the same server (Postfix's connection cache,
+checked with ``RSET``), so later hops of a busy queue start with ``RSET`` rather than a greeting.
+
+In a notebook (whose kernel already runs an event loop) the servers run in their own threads::
+
+    live = LiveTopology(get("three-hops").build()).start()
+    print(live.describe())            # which port plays which server, and how to send to it
+    journey = live.send("alice@example.org", "bob@example.net")
+    live.stop()                       # or use ``with LiveTopology(...) as live:``
+
 Safety: everything binds 127.0.0.1 only; a server relays only for its own domains, for authenticated
 users and for the servers of its own organisation (no open relay); messages are limited in size; every
 connection has a timeout. Plain-text AUTH is allowed without TLS because nothing leaves loopback.
+A refused relay attempt gets the imitated MTA's own words (:func:`mailhops.servers.relay_denied`):
+Postfix answers ``554 5.7.1 <rcpt>: Relay access denied`` (smtpd's ``reject_unauth_destination``),
+Exim and Sendmail ``550 5.7.1``.
 """
 
 from __future__ import annotations
@@ -940,6 +960,10 @@ class LiveTopology:
         self._mail_locks: dict[str, threading.Lock] = {}
         self._started = False
 
+    def __repr__(self) -> str:
+        state = f"running on {LOOPBACK}, {len(self.ports)} ports" if self._started else "stopped"
+        return f"LiveTopology({self.topology.name!r}, {state})"
+
     # -- life cycle -----------------------------------------------------------------------------
     def __enter__(self) -> LiveTopology:
         return self.start()
@@ -1568,7 +1592,8 @@ class LiveTopology:
         self._store(path, entry.message, "Junk" if junk else None)
         if entry.hop is not None:
             entry.hop.decision = f"delivered to {user.address} ({folder})"
-        detail = f"Delivered to {user.address} on {server.name}, folder {folder} (Maildir {path})."
+        where = "" if self._own_dir else f" (Maildir {path})"  # a temporary directory is gone once the servers stop
+        detail = f"Delivered to {user.address} on {server.name}, folder {folder}{where}."
         if junk:
             detail += " A filter rule in the mailbox (Sieve) files messages marked X-Spam-Flag: YES into Junk."
         self.journal.finish(entry.key, Outcome("junk" if junk else "delivered", "2.0.0", detail, mailbox=user.address,

@@ -6,6 +6,7 @@ into the Maildirs; timing targets live in bench/live.py, not here.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import email
 import email.policy
@@ -361,3 +362,16 @@ def test_cli_serve_runs_until_ctrl_c() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_works_from_a_thread_that_runs_an_event_loop_like_a_jupyter_kernel() -> None:
+    async def cell():  # noqa: ANN202 - a notebook cell runs inside the kernel's event loop
+        live = LiveTopology(scenarios.get("three-hops").build()).start()
+        try:
+            assert "smtp.example.org" in live.describe() and repr(live).startswith("LiveTopology('three-hops', running")
+            return live.send("alice@example.org", "bob@example.net")
+        finally:
+            live.stop()
+
+    journey = asyncio.run(cell())
+    assert journey.outcome.kind == "delivered"
