@@ -187,13 +187,22 @@ def test_every_thread_and_port_is_released_even_after_an_exception() -> None:
 
 
 def _outside_addresses() -> list[str]:
+    """This machine's non-loopback IPv4 addresses: the host name's, and the source address the kernel
+    would pick toward a few outside addresses (a UDP connect sends nothing)."""
     found = set()
     try:
         for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
             found.add(info[4][0])
     except OSError:
         pass
-    return [a for a in found if not a.startswith("127.")]
+    for target in ("192.0.2.254", "198.51.100.254", "10.255.255.254"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect((target, 9))
+                found.add(probe.getsockname()[0])
+            except OSError:
+                pass
+    return [a for a in found if not a.startswith("127.") and a != "0.0.0.0"]
 
 
 def test_servers_listen_on_loopback_only() -> None:
