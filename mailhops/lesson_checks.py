@@ -94,6 +94,8 @@ class Feedback:
 
 
 def _unanswered(answer: Any) -> bool:
+    if isinstance(answer, (list, tuple)):
+        return not answer or all(_unanswered(x) for x in answer)
     return answer is ... or answer is None or (isinstance(answer, str) and answer.strip() in ("", "..."))
 
 

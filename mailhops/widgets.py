@@ -427,8 +427,22 @@ def _ok_html(message: str) -> str:
             f'padding:4px 8px">&#10003; {html.escape(message)}</div>')
 
 
-#: Widest picture, in inches (72 pt each): about 960 screen pixels, the width of a notebook cell on a laptop.
-FIT_WIDTH_IN = 10.0
+#: Widest picture Graphviz draws for a widget, in inches (72 pt each); the browser then shrinks it to the
+#: cell's width (see :data:`STYLE`), so this only keeps very long journeys from becoming unreadably thin.
+FIT_WIDTH_IN = 18.0
+
+#: CSS for the widgets: a diagram shrinks to the width of its cell instead of being cut off at the right edge
+#: (JupyterLab shows SVG as an ``<img>`` at its natural size inside widget outputs).
+STYLE = """<style>
+.mailhops-diagram, .mailhops-diagram .jp-OutputArea, .mailhops-diagram .jp-OutputArea-child,
+.mailhops-diagram .jp-OutputArea-output { max-width: 100%; min-width: 0; }
+.mailhops-diagram img { max-width: 100%; height: auto; }
+</style>"""
+
+
+def _style() -> W.HTML:
+    """An invisible HTML widget that carries :data:`STYLE` into the page."""
+    return W.HTML(STYLE, layout=W.Layout(display="none"))
 
 
 def fit_width(graph: Any, width_in: float = FIT_WIDTH_IN) -> Any:
@@ -438,7 +452,7 @@ def fit_width(graph: Any, width_in: float = FIT_WIDTH_IN) -> Any:
     right edge; slides (a fixed ``size`` already set) are left alone.
 
     >>> fit_width(rd.render(Topology("t"))).graph_attr["size"]
-    '10,40'
+    '18,40'
     """
     import graphviz
 
@@ -584,7 +598,8 @@ class HopStepper(W.VBox):
         self.export = ExportPanel(self.diagram)
         controls = W.HBox([self.back, self.step_button, self.play, self.slider],
                           layout=W.Layout(align_items="center", flex_flow="row wrap"))
-        children: list[W.Widget] = [controls, self.caption, self.diagram, self.tabs]
+        self.body = W.Box([self.diagram, self.tabs], layout=W.Layout(width="100%", flex_flow="column"))
+        children: list[W.Widget] = [_style(), controls, self.caption, self.body]
         if show_export:
             children.append(self.export)
         super().__init__(children)
@@ -626,6 +641,20 @@ class HopStepper(W.VBox):
         self.outcome.value = _outcome_html(journey)
         self.refresh()
 
+    @property
+    def tall(self) -> bool:
+        """Is the diagram taller than wide? Then it stands beside the headers, not above them."""
+        m = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', self.diagram.svg or "")
+        return bool(m) and float(m.group(2)) > float(m.group(1))
+
+    def _arrange(self) -> None:
+        tall = self.tall
+        flow = "row" if tall else "column"
+        if self.body.layout.flex_flow != flow:
+            self.body.layout.flex_flow = flow
+            self.diagram.layout.width = "45%" if tall else "100%"
+            self.tabs.layout.width = "55%" if tall else "100%"
+
     def step_forward(self) -> None:
         """One hop further (after the last step, start again from the beginning)."""
         self.slider.value = self.slider.value + 1 if self.slider.value < self.slider.max else 0
@@ -644,6 +673,7 @@ class HopStepper(W.VBox):
         step = self.step
         self.diagram.draw(self.journey, highlight=step, topology=self.topology, cache_key=(self._generation, step))
         self.headers.show(self.journey, step)
+        self._arrange()
         self.smtp.value = _smtp_html(self.journey, step)
         total = len(self.steps)
         at_end = self.slider.value >= total
@@ -962,7 +992,7 @@ class TopologyBuilder(W.VBox):
         ])
         forms.titles = ("1. Domains", "2. Servers", "3. MX records", "4. Links", "5. Users and forwarding",
                         "6. Send a message")
-        super().__init__([W.HBox([self.start_from, self.reset_button]), self.status, forms, self.diagram,
+        super().__init__([_style(), W.HBox([self.start_from, self.reset_button]), self.status, forms, self.diagram,
                           self.stepper])
         self.reset(start)
 

@@ -53,7 +53,7 @@ def test_check_accepts_the_right_answer_and_explains_wrong_ones(check, right, wr
         verdict = check(wrong)
         assert not verdict.ok and verdict.answered, (wrong, str(verdict))
         assert words in str(verdict), (wrong, str(verdict))
-    for blank in (..., None, "  "):
+    for blank in (..., None, "  ", [...]):
         verdict = check(blank)
         assert not verdict.ok and not verdict.answered and "Not answered yet" in str(verdict)
 

@@ -420,3 +420,11 @@ def test_headers_of_an_analyzed_message_are_grouped_by_the_received_below_them()
     assert hop1 == [(1, "Authentication-Results"), (1, "Received"), (None, "Subject"), (None, "From")]
     hop2 = [line.hop for line in w.headers_at(journey, 2) if line.new]
     assert hop2 == [2, 2] and w.headers_at(journey, 2)[0].text.startswith("Delivered-To")
+
+
+@needs_dot
+def test_tall_diagrams_stand_beside_the_headers() -> None:
+    stepper = w.HopStepper(sc.run("three-hops"))
+    assert not stepper.tall and stepper.body.layout.flex_flow == "column"
+    stepper.set_journey(sc.run("enterprise"))
+    assert stepper.tall and stepper.body.layout.flex_flow == "row" and stepper.diagram.layout.width == "45%"
