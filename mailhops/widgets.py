@@ -714,10 +714,11 @@ class ScenarioExplorer(W.VBox):
         self.summary = W.HTML()
         style = {"description_width": "110px"}
         self.spam = W.Dropdown(options=_SPAM_OPTIONS, value="scenario", description="Spam filter", style=style)
-        self.spammy = W.Checkbox(description="the message looks like spam", indent=False)
-        self.mx_down = W.Checkbox(description="the primary MX is down", indent=False)
-        self.forwarder = W.Checkbox(description=f"write to a forwarding address (@{FORWARDING_DOMAIN})", indent=False)
-        self.limit_on = W.Checkbox(description="set the same hop limit on every server", indent=False)
+        auto = {"indent": False, "layout": W.Layout(width="auto")}
+        self.spammy = W.Checkbox(description="the message looks like spam", **auto)
+        self.mx_down = W.Checkbox(description="the primary MX is down", **auto)
+        self.forwarder = W.Checkbox(description=f"write to a forwarding address (@{FORWARDING_DOMAIN})", **auto)
+        self.limit_on = W.Checkbox(description="set the same hop limit on every server", **auto)
         self.hop_limit = W.IntSlider(value=50, min=1, max=100, description="hop limit", disabled=True,
                                      continuous_update=False, style=style)
         self.recipient = W.Dropdown(description="Recipient", style=style, layout=W.Layout(width="340px"))
@@ -935,7 +936,8 @@ class TopologyBuilder(W.VBox):
         self.reset_button = W.Button(description="Start over", icon="refresh")
         # domains
         self.domain_name = W.Text(description="Domain", placeholder="example.com", layout=full)
-        self.domain_null = W.Checkbox(description="accepts no mail (null MX)", indent=False)
+        self.domain_null = W.Checkbox(description="accepts no mail (null MX)", indent=False,
+                                      layout=W.Layout(width="auto"))
         self.domain_button = W.Button(description="Add domain", icon="plus")
         # servers
         self.server_name = W.Text(description="Host name", placeholder="mx.example.com", layout=full)
@@ -943,7 +945,8 @@ class TopologyBuilder(W.VBox):
         self.server_ip = W.Text(description="IP address", placeholder="203.0.113.25", layout=full)
         self.server_domain = W.Dropdown(description="Domain")
         self.server_mta = W.Dropdown(options=list(MTAS), value="postfix", description="Software")
-        self.server_down = W.Checkbox(description="this server is down (refuses connections)", indent=False)
+        self.server_down = W.Checkbox(description="this server is down (refuses connections)", indent=False,
+                                      layout=W.Layout(width="auto"))
         self.server_button = W.Button(description="Add server", icon="plus")
         # MX records
         self.mx_domain = W.Dropdown(description="Domain")
