@@ -1,0 +1,76 @@
+"""Properties of the live mode's pure helpers (no servers started): they must agree with the simulator's
+DNS logic and with aiosmtpd's own parser, and the transcripts must never show a password."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailhops.dns import TopologyDNS
+from mailhops.live import _Conn, _RecordingSMTP, _reply, order_mx
+from mailhops.servers import Reply
+from mailhops.topology import Topology
+
+_hosts = st.lists(st.tuples(st.integers(0, 50), st.sampled_from("abcdefgh")), min_size=1, max_size=6,
+                  unique_by=lambda p: p[1])
+
+
+@given(records=_hosts, seed=st.integers(0, 2**16), asking=st.one_of(st.none(), st.sampled_from("abcdefgh")))
+@settings(max_examples=60, deadline=None)
+def test_order_mx_agrees_with_the_simulated_dns(records: list[tuple[int, str]], seed: int, asking: str | None) -> None:
+    topology = Topology()
+    topology.add_domain("example.net")
+    for i, (pref, letter) in enumerate(records):
+        topology.add_server(f"{letter}.example.net", "mx", f"198.51.100.{i + 1}", domain="example.net", mx_preference=pref)
+    asked = f"{asking}.example.net" if asking else None
+    simulated = TopologyDNS(topology).mx_candidates("example.net", random.Random(seed), asking=asked)
+    live = order_mx("example.net", [(p, f"{h}.example.net") for p, h in reversed(records)], random.Random(seed), asking=asked)
+    assert live.candidates == simulated.candidates
+    assert live.kind == simulated.kind == "mx"
+    assert sorted(live.records) == sorted(simulated.records)
+
+
+@given(code=st.sampled_from([250, 421, 451, 550, 552, 554]),
+       status=st.one_of(st.just(""), st.from_regex(r"[245]\.[0-9]\.[0-9]{1,2}", fullmatch=True)),
+       text=st.from_regex(r"[A-Za-z<>@. ]{0,40}[A-Za-z]", fullmatch=True))
+def test_replies_read_back_as_written(code: int, status: str, text: str) -> None:
+    reply = Reply(code, status, text)
+    wire = str(reply).split(" ", 1)[1]  # what smtplib hands back after the code
+    assert str(_reply(code, wire.encode())) == str(reply)
+
+
+_ATEXT = "abcXYZ0189!#$%&'*+/=?^_`{|}~-"
+_local = st.lists(st.text(alphabet=_ATEXT, min_size=1, max_size=8), min_size=1, max_size=3).map(".".join)
+_label = st.text(alphabet="abz09-", min_size=1, max_size=8).filter(lambda x: x[0] != "-" and x[-1] != "-")
+_domain = st.lists(_label, min_size=1, max_size=3).map(".".join)
+_params = st.sampled_from(["", " SIZE=1234", " BODY=8BITMIME", " SIZE=1 BODY=7BIT"])
+
+
+_LOOP = asyncio.new_event_loop()
+_SERVER = _RecordingSMTP(object(), hostname="mx.example.net", loop=_LOOP)  # parsing needs no running loop
+
+
+@given(local=_local, domain=_domain, params=_params, null=st.booleans())
+@settings(max_examples=150)
+def test_fast_path_parsing_agrees_with_aiosmtpd(local: str, domain: str, params: str, null: bool) -> None:
+    arg = ("<>" if null else f"<{local}@{domain}>") + params
+    assert _SERVER._getaddr(arg) == super(_RecordingSMTP, _SERVER)._getaddr(arg)
+
+
+def test_unusual_paths_go_to_aiosmtpds_parser() -> None:
+    for arg in ['<"quoted name"@example.net>', "<a@b..c>", "bare@example.net", "<@relay.example:a@b.c>", "<a@[192.0.2.1]>"]:
+        assert _SERVER._getaddr(arg) == super(_RecordingSMTP, _SERVER)._getaddr(arg)
+
+
+@given(secret=st.from_regex(r"[A-Za-z0-9+/]{4,60}={0,2}", fullmatch=True))
+def test_transcripts_never_show_credentials(secret: str) -> None:
+    conn = _Conn(live=None)  # type: ignore[arg-type]
+    conn.client_line(f"AUTH PLAIN {secret}\r\n".encode())
+    conn.server_line("334 VXNlcm5hbWU6")
+    conn.client_line(f"{secret}\r\n".encode())
+    conn.client_line(b"AUTH LOGIN\r\n")
+    texts = [line.text for line in conn.lines]
+    assert texts == ["AUTH PLAIN ********", "334 VXNlcm5hbWU6", "********", "AUTH LOGIN"]
