@@ -25,6 +25,7 @@ raises: what it cannot read goes into ``hop.problems``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from datetime import datetime, timedelta, timezone
@@ -270,6 +271,7 @@ def _read_from_comment(text: str, info: _TcpInfo) -> None:
         i += 1
 
 
+@functools.lru_cache(maxsize=4096)  # the same servers write the same software comments, message after message
 def mta_family(signature: str, by_name: str | None, with_: str | None, via: str | None) -> str | None:
     """The MTA family that wrote a Received header, from its software comments and names.
 
@@ -358,24 +360,30 @@ MAX_READ = 8192
 
 
 _DATE_RE = (r"(?P<date>(?:(?P<wd>[A-Za-z]{3}), )?(?P<d>\d{1,2}) (?P<mon>[A-Za-z]{3}) (?P<y>\d{4}) "
-            r"(?P<hh>\d{1,2}):(?P<mi>\d\d):(?P<ss>\d\d) (?P<sign>[+-])(?P<oh>\d\d)(?P<om>\d\d)(?: \([A-Za-z]{1,5}\))?)\Z")
+            r"(?P<hh>\d{1,2}):(?P<mi>\d\d):(?P<ss>\d\d) (?:(?P<sign>[+-])(?P<oh>\d\d)(?P<om>\d\d)|(?P<zn>[A-Z]{1,5}))"
+            r"(?: \([A-Za-z]{1,5}\))?)\Z")
 
 
 def _date_of(m: re.Match[str]) -> tuple[datetime | None, list[str]]:
     """The date captured by :data:`_DATE_RE` (same result as :func:`fast_date` on its text)."""
-    return _date_parts(m.group("wd"), m.group("d"), m.group("mon"), m.group("y"), m.group("hh"), m.group("mi"),
-                       m.group("ss"), m.group("sign"), m.group("oh"), m.group("om"), m.group("date"))
+    zn = m.group("zn")
+    if zn is not None:  # a zone name: the general reader decides, exactly as for the general parser
+        return parse_date(m.group("date"))
+    return _date_parts(*m.group("wd", "d", "mon", "y", "hh", "mi", "ss", "sign", "oh", "om", "date"))
 
 
 # The classic shape (Postfix, Sendmail and their kin, most of real mail), read by one regex with no
 # ambiguous repetition. The general parser below gives the same result (a test checks it on every header
 # of the development corpus); this path only saves time.
 _CLASSIC = re.compile(
-    r"(?:from (?P<from>[A-Za-z0-9][A-Za-z0-9_.-]*) "
-    r"\((?:[^\s()\[\]@]+@)?(?:(?P<rdns>[A-Za-z0-9][A-Za-z0-9_.-]*) )?\[(?P<ip>\d{1,3}(?:\.\d{1,3}){3})\]\) "
+    r"(?:from (?:(?P<from>[A-Za-z0-9][A-Za-z0-9_.-]*)"
+    r"(?: \((?:(?:[^\s()\[\]@]+@)?(?:(?P<rdns>[A-Za-z0-9][A-Za-z0-9_.-]*) )?\[(?P<ip>\d{1,3}(?:\.\d{1,3}){3})\]"
+    r"|(?P<ip2>\d{1,3}(?:\.\d{1,3}){3}))\))?"
+    r"|\[(?P<lit>\d{1,3}(?:\.\d{1,3}){3})\]) "
     r"|\((?P<lead>[^()\[\]]*)\) )?"
-    r"by (?P<by>[A-Za-z0-9][A-Za-z0-9_.-]*) \((?P<soft>[^()\[\]]*)\) "
-    r"(?:with (?P<with>[A-Za-z0-9]+) )?id (?P<id>[A-Za-z0-9._-]+)"
+    r"by (?P<by>[A-Za-z0-9][A-Za-z0-9_.-]*)(?: \((?P<soft>[^()\[\]]*)\))?"
+    r"(?: with (?P<with>[A-Za-z0-9]+)(?: \((?P<wsoft>[^()\[\]]*)\))?)?"
+    r"(?: id (?P<id>[A-Za-z0-9._-]+))?"
     r"(?: for (?P<for><[^\s<>();]*>|[^\s<>();]+))?"
     r"; " + _DATE_RE
 )
@@ -486,42 +494,39 @@ def _classic(raw: str, n: int) -> Hop | None:
         if "(fetchmail-" in raw:
             return _pull(raw, n)
         return _other_fast(raw, n)
-    soft = m.group("soft")
-    lead = m.group("lead")
-    low = soft.lower() if lead is None else f"{soft} {lead}".lower()
-    if low.startswith(("envelope-", "tls", "ssl", "using ", "version=")) or "cipher" in low or "helo" in low \
-            or (lead is not None and lead.lower().startswith(("envelope-", "tls", "ssl", "using ", "version="))):
-        return None  # rarer comments: let the general parser read them
+    soft, wsoft, lead, from_, rdns_, ip, ip2, lit, by, w, id_, f, date_text = m.group(
+        "soft", "wsoft", "lead", "from", "rdns", "ip", "ip2", "lit", "by", "with", "id", "for", "date")
+    for c in (soft, wsoft, lead):
+        if c is not None:
+            low = c.lower()
+            if low.startswith(("envelope-", "tls", "ssl", "using ", "version=")) or "cipher" in low or "helo" in low:
+                return None  # rarer comments: let the general parser read them
     when, problems = _date_of(m)
     if when is None:
         return None
-    hop = Hop(n=n, raw=raw, date=when, problems=problems)
-    name = (m.group("from") or "").rstrip(".").lower() or None
-    rdns = (m.group("rdns") or "").rstrip(".").lower() or None
-    hop.from_name = name
-    hop.ip = m.group("ip")
-    hop.by_name = m.group("by").rstrip(".").lower() or None
-    w = m.group("with")
-    hop.with_ = w.upper() if w else None
-    hop.id = m.group("id")
-    f = m.group("for")
-    if f is not None:
-        hop.for_ = f.strip("<>") or None
-    if soft[:1].isdigit() and soft.count(":") < 2:
+    name = from_.rstrip(".").lower() or None if from_ else None
+    rdns = rdns_.rstrip(".").lower() or None if rdns_ else None
+    by_name = by.rstrip(".").lower() or None
+    tcp_ip = ip or ip2
+    if tcp_ip is None and name is not None and (name[:1].isdigit() or ":" in name):
+        tcp_ip = _ip_of(name)  # "from 192.0.2.1 by ...": the name is the address
+    hop = Hop(n=n, raw=raw, date=when, problems=problems, from_name=name, ip=tcp_ip or lit, by_name=by_name,
+              with_=w.upper() if w else None, id=id_, for_=(f.strip("<>") or None) if f is not None else None)
+    if soft is not None and (soft[:1].isdigit() or soft.count(":") >= 2):
         for word in soft.split():
             ip = _ip_of(word)
             if ip:
                 hop.by_ip = ip
                 break
-    date_text = m.group("date")
     zone = date_text[date_text.index("(") + 1:-1] if date_text.endswith(")") else ""
-    hop.mta = mta_family(f"{lead or ''} {soft} {zone} {m.group('by')} {w or ''}".lower() + " " + (hop.by_name or ""),
-                         hop.by_name, hop.with_, None)
+    hop.mta = mta_family(f"{lead or ''} {soft or ''} {wsoft or ''} {zone} {by} {w or ''}".lower() + " " + (by_name or ""),
+                         by_name, hop.with_, None)
     if name is None:
         return hop
     hop.rdns = rdns if rdns != "unknown" else None
     if hop.mta == "exim":
-        hop.rdns = name
+        if ip or ip2:
+            hop.rdns = name
         hop.helo = name
     elif hop.mta == "qmail":
         hop.rdns = name if name != "unknown" else None
