@@ -863,6 +863,7 @@ class MXLookupPanel(W.VBox):
 
     def __init__(self, scenario: str = "mx-fallback", *, timeout: float = 2.0) -> None:
         self.timeout = timeout
+        self._refreshing = False
         self.topology = sc.get(scenario).build()
         self.scenario = W.Dropdown(options=sc.names(), value=scenario, description="Scenario")
         self.domain = W.Dropdown(description="Domain")
@@ -897,11 +898,17 @@ class MXLookupPanel(W.VBox):
         domain = self.domain.value
         if not domain:
             return
-        hosts = [s.name for _, s in self.topology.mx_hosts(domain)]
-        self.down.unobserve_all("value")
-        self.down.options = hosts
-        self.down.value = tuple(h for h in self.down.value if h in hosts)
-        self.down.observe(lambda _c: self.refresh(), "value")
+        if self._refreshing:
+            return
+        self._refreshing = True
+        try:
+            hosts = [s.name for _, s in self.topology.mx_hosts(domain)]
+            keep = tuple(h for h in self.down.value if h in hosts)
+            if tuple(self.down.options) != tuple(hosts):
+                self.down.options = hosts
+            self.down.value = keep
+        finally:
+            self._refreshing = False
         zone = zone_text(self.topology, domain)
         self.zone.value = (f'<div style="margin-right:16px"><b>Zone file of {html.escape(domain)}</b>'
                            f'<pre style="font-size:12px">{html.escape(zone)}</pre></div>')

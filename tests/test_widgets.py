@@ -16,6 +16,7 @@ from mailhops import widgets as w
 from mailhops.errors import DNSLookupError
 from mailhops.headers import count_hops
 from mailhops.render import frame_steps
+from mailhops.topology import ROLES
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs the Graphviz dot binary")
 ALL = sc.names()
@@ -428,3 +429,64 @@ def test_tall_diagrams_stand_beside_the_headers() -> None:
     assert not stepper.tall and stepper.body.layout.flex_flow == "column"
     stepper.set_journey(sc.run("enterprise"))
     assert stepper.tall and stepper.body.layout.flex_flow == "row" and stepper.diagram.layout.width == "45%"
+
+
+_NAMES = st.sampled_from(["example.com", "example.net", "mx.example.net", "imap.example.net", "pc.example.com",
+                          "bad name", "", "x", "mx2.example.net"])
+_IPS = st.sampled_from(["192.0.2.1", "198.51.100.2", "203.0.113.3", "nope", "", "2001:db8::1"])
+_ADDRS = st.sampled_from(["a@example.com", "b@example.net", "c@example.net", "bad", ""])
+_ACTIONS = st.one_of(
+    st.tuples(st.just("domain"), _NAMES, st.booleans()),
+    st.tuples(st.just("server"), _NAMES, st.sampled_from(sorted(ROLES)), _IPS, st.booleans()),
+    st.tuples(st.just("mx"), st.integers(-5, 70000)),
+    st.tuples(st.just("link"), st.integers(0, 9), st.integers(0, 9)),
+    st.tuples(st.just("user"), _ADDRS, st.integers(0, 5), st.integers(0, 5), _ADDRS),
+    st.tuples(st.just("send"), st.integers(0, 5), _ADDRS),
+    st.tuples(st.just("start"), st.sampled_from(["", "three-hops", "forwarding-loop"])),
+)
+
+
+def _pick(dropdown, i: int) -> None:  # noqa: ANN001
+    options = list(dropdown.options)
+    if options:
+        option = options[i % len(options)]
+        dropdown.value = option[1] if isinstance(option, tuple) else option
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_ACTIONS, max_size=20))
+def test_builder_never_raises_whatever_is_typed(actions: list[tuple]) -> None:
+    """Invariant: any sequence of form entries and button presses ends in a sentence, never an exception."""
+    b = w.TopologyBuilder(None)
+    for kind, *args in actions:
+        if kind == "domain":
+            b.domain_name.value, b.domain_null.value = args
+            ok = b.add_domain()
+        elif kind == "server":
+            b.server_name.value, b.server_role.value, b.server_ip.value, b.server_down.value = args
+            _pick(b.server_domain, len(args[0]))
+            ok = b.add_server()
+        elif kind == "mx":
+            _pick(b.mx_domain, args[0])
+            _pick(b.mx_server, args[0] // 7)
+            b.mx_pref.value = args[0]
+            ok = b.set_mx()
+        elif kind == "link":
+            _pick(b.link_from, args[0])
+            _pick(b.link_to, args[1])
+            ok = b.add_link()
+        elif kind == "user":
+            b.user_address.value, b.user_forward.value = args[0], args[3]
+            _pick(b.user_mailbox, args[1])
+            _pick(b.user_client, args[2])
+            ok = b.add_user()
+        elif kind == "send":
+            _pick(b.send_from, args[0])
+            b.send_to.value = args[1]
+            ok = b.send()
+        else:
+            b.start_from.value = args[0]
+            continue
+        assert (b.error is None) == ok, b.status.value
+        if not ok:
+            assert b.error.endswith((".", ")")) and "Traceback" not in b.error
