@@ -58,6 +58,7 @@ import itertools
 import json
 import logging
 import mailbox
+import os
 import random
 import re
 import shutil
@@ -768,7 +769,10 @@ class _MailQueue:
             try:
                 self.live._process(self.node, entry)
             except Exception as err:  # noqa: BLE001 - never lose a message to a bug: defer it instead
-                self.live._defer(self.node, entry, Reply(451, "4.3.0", f"Error: internal error ({err.__class__.__name__}: {err})"))
+                try:
+                    self.live._defer(self.node, entry, Reply(451, "4.3.0", f"Error: internal error ({err.__class__.__name__}: {err})"))
+                except Exception:  # noqa: BLE001 - even then, keep it queued (it is still in the spool)
+                    self.put(entry, delay=self.live.retry_schedule[-1] if self.live.retry_schedule else 1.0)
 
     def stop(self) -> None:
         with self._cond:
@@ -786,7 +790,6 @@ class _MailQueue:
 class _WebmailHTTP(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = True
-    allow_reuse_address = True
 
 
 def _webmail_handler(live: LiveTopology, node: _Node) -> type[http.server.BaseHTTPRequestHandler]:
@@ -896,7 +899,8 @@ class _Node:
 def _bind(port: int, *, listen: bool) -> socket.socket:
     # proto=IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections (it checks the protocol number)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if os.name == "posix":  # rebinding past TIME_WAIT; on Windows SO_REUSEADDR would let two servers share a port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((LOOPBACK, port))
         if listen:
