@@ -792,8 +792,11 @@ class ScenarioExplorer(W.VBox):
 
 
 # ============================================================================ MX look-ups
-def mx_order_text(topology: Topology, domain: str, *, down: tuple[str, ...] | list[str] = (), seed: int = 0) -> str:
+def mx_order_text(topology: Topology, domain: str, *, down: tuple[str, ...] | list[str] | None = None,
+                  seed: int = 0) -> str:
     """What a sending server concludes from the MX records of ``domain``, and which host takes the mail.
+
+    ``down`` names the servers that do not answer (by default, those that are down in ``topology``).
 
     >>> print(mx_order_text(sc.get("mx-fallback").build(), "example.net"))
     MX records of example.net:
@@ -809,7 +812,7 @@ def mx_order_text(topology: Topology, domain: str, *, down: tuple[str, ...] | li
     lines = [f"MX records of {domain}:"]
     lines += [f"  {r}" for r in answer.records] or ["  (none)"]
     lines.append(f"Conclusion: {answer.conclusion}")
-    down_set = set(down) | {s.name for s in topology.servers.values() if not s.up}
+    down_set = set(down) if down is not None else {s.name for s in topology.servers.values() if not s.up}
     taken = False
     for i, (pref, host) in enumerate(answer.candidates, start=1):
         if taken:
@@ -878,7 +881,7 @@ class MXLookupPanel(W.VBox):
         self.down.observe(lambda _c: self.refresh(), "value")
         self.live_button.on_click(lambda _b: self.live_lookup())
         live_box = W.VBox([
-            W.HTML('<div style="margin-top:10px"><b>&#127760; Live look-up &#8212; needs the Internet.</b> '
+            W.HTML('<div style="margin-top:10px"><b>Live look-up &#8212; needs the Internet.</b> '
                    "This asks your real DNS resolver; nothing else leaves the machine. Offline it fails with a "
                    "sentence, and a failure proves nothing about the domain.</div>"),
             W.HBox([self.live_domain, self.live_button]), self.live_result,
@@ -903,10 +906,11 @@ class MXLookupPanel(W.VBox):
         self._refreshing = True
         try:
             hosts = [s.name for _, s in self.topology.mx_hosts(domain)]
-            keep = tuple(h for h in self.down.value if h in hosts)
-            if tuple(self.down.options) != tuple(hosts):
+            if tuple(self.down.options) != tuple(hosts):  # another domain: start from what the scenario says
                 self.down.options = hosts
-            self.down.value = keep
+                self.down.value = tuple(h for h in hosts if not self.topology.servers[h].up)
+            else:
+                self.down.value = tuple(h for h in self.down.value if h in hosts)
         finally:
             self._refreshing = False
         zone = zone_text(self.topology, domain)

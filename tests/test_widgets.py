@@ -331,9 +331,11 @@ def test_mx_order_text_follows_preferences_and_down_servers() -> None:
 
 def test_mx_panel_reacts_to_domain_and_down_servers() -> None:
     panel = w.MXLookupPanel("mx-fallback")
-    assert panel.domain.value == "example.net"
+    assert panel.domain.value == "example.net" and panel.down.value == ("mx1.example.net",)
     assert "MX 10 mx1.example.net." in html.unescape(panel.zone.value)
     assert "mx2.example.net (preference 20): answers" in html.unescape(panel.answer.value)
+    panel.down.value = ()  # bring mx1 back
+    assert "mx1.example.net (preference 10): answers" in html.unescape(panel.answer.value)
     panel.scenario.value = "three-hops"
     assert panel.down.options == ("mx.example.net",)
     panel.down.value = ("mx.example.net",)
