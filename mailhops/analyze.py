@@ -74,6 +74,11 @@ def _read_source(source: str | bytes | os.PathLike[str]) -> tuple[str, bytes | N
         except UnicodeDecodeError:
             return data.decode("latin-1"), data, ["the message is not UTF-8; read as Latin-1"]
     if isinstance(source, str):
+        if "\n" not in source and ":" not in source and 0 < len(source) < 4096:
+            # a lone word: a file name rather than a header block
+            if os.path.isfile(source):
+                return _read_source(Path(source))
+            return "", None, [f"{source!r} looks like a file name, but there is no such file"]
         return source, None, []
     return "", None, [f"cannot read a {type(source).__name__}; expected text, bytes or a path"]
 
@@ -170,8 +175,9 @@ def analyze(source: str | bytes | os.PathLike[str]) -> Journey:
     """The journey of a real message, from its headers: hops oldest first, authentication, summary.
 
     ``source`` is the message (or only its header block) as text or bytes, or a path to a file
-    (an :class:`os.PathLike`). A missing file raises :class:`~mailhops.errors.MailhopsError`;
-    anything else that can be read gives a journey, with problems listed rather than raised.
+    (an :class:`os.PathLike`, or a one-word string naming an existing file). A missing file given as a
+    path raises :class:`~mailhops.errors.MailhopsError`; anything else gives a journey, with problems
+    listed rather than raised.
 
     >>> j = analyze(b"Received: from [192.0.2.7] (helo=laptop) by smtp.example.org with esmtpsa (Exim 4.98) "
     ...             b"id 1wERYT-0000000Fbcq-0WDP; Mon, 02 Mar 2026 10:00:05 +0100\\r\\n\\r\\nbody")

@@ -62,6 +62,8 @@ _FAST_DATE = re.compile(
     r"(?:\s+\([A-Za-z]{1,5}\)|\s+\x00\d{1,3})?\s*\Z"
 )
 _ZONES: dict[str, timezone] = {}
+_MONTH_ANY_CASE = {v: n for m, n in MONTHS.items() for v in (m, m.title(), m.upper())}
+_WEEKDAY_ANY_CASE = {v: n for d, n in WEEKDAYS.items() for v in (d, d.title(), d.upper())}
 
 
 def fast_date(text: str) -> tuple[datetime | None, list[str]]:
@@ -78,7 +80,7 @@ def fast_date(text: str) -> tuple[datetime | None, list[str]]:
 
 def _date_parts(wd: str | None, d: str, mon: str, y: str, hh: str, mi: str, ss: str, sign: str, oh: str, om: str,
                 text: str) -> tuple[datetime | None, list[str]]:
-    month = MONTHS.get(mon.lower())
+    month = _MONTH_ANY_CASE.get(mon)
     if month is None:
         return parse_date(text)
     key = sign + oh + om
@@ -93,7 +95,7 @@ def _date_parts(wd: str | None, d: str, mon: str, y: str, hh: str, mi: str, ss: 
     except ValueError:
         return parse_date(text)
     if wd is not None:
-        day = WEEKDAYS.get(wd.lower())
+        day = _WEEKDAY_ANY_CASE.get(wd)
         if day is not None and day != when.weekday():
             return when, ["the weekday does not match the date"]
     return when, []

@@ -217,3 +217,11 @@ def test_fuzz_mutated_message(edits) -> None:
     json.dumps(to_json_dict(j))
     for hop in j.hops:
         assert hop.raw is not None
+
+
+def test_a_file_name_string_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "m.eml").write_text(THREE_HOPS)
+    monkeypatch.chdir(tmp_path)
+    assert _fields(analyze("m.eml")) == EXPECTED
+    j = analyze("missing.eml")
+    assert j.hops == [] and "no such file" in j.summary["message_problems"][0]
