@@ -66,6 +66,8 @@ __all__ = [
 
 _MONO = "'Liberation Mono', 'DejaVu Sans Mono', Menlo, Consolas, monospace"
 _NEW_BG = "#fff3bf"
+#: Header and dialogue views look like a sheet of paper, readable in JupyterLab's light and dark themes alike.
+_PAPER = "background:#ffffff;color:#1f1f1f;padding:6px 8px;border-radius:4px;"
 _NEW_BAR = "#e69f00"
 
 
@@ -233,13 +235,13 @@ def _header_html(lines: list[HeaderLine], step: int | str | None) -> str:
     if not any(line.kind == "trace" for line in lines):
         rows.insert(0, '<div style="color:#666;font-family:sans-serif;font-size:12px;margin-bottom:4px">'
                        "No server has handled the message yet, so it has no trace headers.</div>")
-    return (f'<div style="font-family:{_MONO};font-size:12px;white-space:pre-wrap;line-height:1.35;'
+    return (f'<div style="{_PAPER}font-family:{_MONO};font-size:12px;white-space:pre-wrap;line-height:1.35;'
             f'max-height:420px;overflow:auto">{"".join(rows)}</div>')
 
 
 def _smtp_html(journey: Journey, step: int | str | None) -> str:
     if step in (None, 0):
-        return '<p style="color:#666">Step to a hop to see what the two servers said to each other.</p>'
+        return f'<div style="{_PAPER}color:#555">Step to a hop to see what the two servers said to each other.</div>'
     _, hops = _step_hops(journey, step)
     blocks = []
     for hop in hops:
@@ -253,7 +255,7 @@ def _smtp_html(journey: Journey, step: int | str | None) -> str:
         blocks.append(f'<div style="margin-bottom:8px"><div style="font-family:sans-serif;font-weight:bold">{who}'
                       f' <span style="font-weight:normal;color:#666">({html.escape(hop.status)})</span></div>'
                       f'<div style="font-family:{_MONO};font-size:12px;white-space:pre-wrap">{"".join(rows)}</div></div>')
-    return "".join(blocks) or '<p style="color:#666">No dialogue at this step.</p>'
+    return f'<div style="{_PAPER}">' + ("".join(blocks) or "<p>No dialogue at this step.</p>") + "</div>"
 
 
 def _outcome_html(journey: Journey) -> str:
@@ -270,7 +272,7 @@ def _outcome_html(journey: Journey) -> str:
         parts.append(f'<p>DNS before hop {lookup.before_hop}: {html.escape(lookup.asked_by)} asks '
                      f'{lookup.rdtype} {html.escape(lookup.qname)}<br><span style="font-family:{_MONO}">{answers}</span>'
                      f"<br>&#8594; {html.escape(lookup.conclusion)}</p>")
-    return "".join(parts)
+    return f'<div style="{_PAPER}">' + "".join(parts) + "</div>"
 
 
 # ============================================================================ scenario knobs
