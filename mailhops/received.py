@@ -299,8 +299,9 @@ def mta_family(signature: str, by_name: str | None, with_: str | None, via: str 
         return "qmail"
     bn = by_name or ""
     w = (with_ or "").lower()
-    if w.startswith("http") or (via or "").lower().startswith("http") or "squirrelmail" in s:
-        return "webmail"  # the hop from a browser: HTTP, whoever runs the web front end
+    http = w.startswith("http") or (via or "").lower().startswith("http") or "squirrelmail" in s
+    if http and not (bn.endswith((".outlook.com", ".office365.com", "hotmail.com")) or "yahoo" in bn):
+        return "webmail"  # the hop from a browser: HTTP, unless a big provider's own servers say who they are
     if ("microsoft" in s or w == "mapi" or "internet mail service" in s or "outlook.com" in bn
             or "outlook.office365.com" in bn or "hotmail" in bn or "exchange" in s):
         return "exchange"

@@ -211,6 +211,29 @@ CASES = [
         id="exchange-pickup",
     ),
     pytest.param(
+        "from DM6PR12MB1234.namprd12.prod.outlook.com (2001:db8:5:1c0::20) by BN6PR12MB5678.namprd12.prod.outlook.com "
+        "with HTTPS; Mon, 2 Mar 2026 09:00:05 +0000",
+        dict(from_name="dm6pr12mb1234.namprd12.prod.outlook.com", ip="2001:db8:5:1c0::20", with_="HTTPS", mta="exchange"),
+        id="microsoft-365-internal-https",
+    ),
+    pytest.param(
+        "from mail-ej1-f41.example.com (192.0.2.41) by BN8NAM12FT012.mail.protection.outlook.com (198.51.100.171) "
+        "with Microsoft SMTP Server (version=TLS1_3, cipher=TLS_AES_256_GCM_SHA384) id 15.20.7677.27 via Frontend "
+        "Transport; Mon, 2 Mar 2026 09:00:05 +0000",
+        dict(from_name="mail-ej1-f41.example.com", ip="192.0.2.41", by_name="bn8nam12ft012.mail.protection.outlook.com",
+             by_ip="198.51.100.171", with_="MICROSOFT SMTP SERVER", tls="TLS1_3", id="15.20.7677.27",
+             via="Frontend Transport", mta="exchange"),
+        id="microsoft-365-inbound",
+    ),
+    pytest.param(
+        "from mail.example.org ([2001:db8::25]:41234 helo=mail.example.org) by mx.example.net with esmtps  (TLS1.3) tls "
+        "TLS_AES_256_GCM_SHA384 (Exim 4.97) (envelope-from <alice@example.org>) id 1sDabc-000XYZ-2Q for bob@example.net; "
+        "Sat, 01 Jun 2024 10:00:05 +0200",
+        dict(from_name="mail.example.org", ip="2001:db8::25", with_="ESMTPS", tls="TLS1.3", mta="exim",
+             envelope_from="alice@example.org", id="1sDabc-000XYZ-2Q", for_="bob@example.net"),
+        id="exim4-ipv6-port",
+    ),
+    pytest.param(
         "from [192.0.2.14] by mx.example.com with asmtp; Aug, 02 2002 12:51:45 AM -0000",
         dict(from_name=None, ip="192.0.2.14", with_="ASMTP", date_utc="2002-08-02T00:51:45Z"),
         id="month-first-am-pm",
