@@ -184,26 +184,34 @@ class TopologyDNS:
         back down to the primaries' level and loop.
         """
         domain = domain.lower().rstrip(".")
-        rds, exists = self._rdataset(domain, "MX")
+        rds, _ = self._rdataset(domain, "MX")
         if rds is not None and len(rds):
             records = [(r.preference, r.exchange.to_text().rstrip(".").lower()) for r in rds]
-            text = [f"{domain}. MX {p} {h}." if h else f"{domain}. MX {p} ." for p, h in records]
-            if len(records) == 1 and records[0][1] == "":
-                return MXAnswer(domain, "null", [], text)
-            prefs = sorted({p for p, _ in records})
-            ordered: list[tuple[int, str]] = []
-            for pref in prefs:
-                group = sorted(h for p, h in records if p == pref)
-                rng.shuffle(group)
-                ordered.extend((pref, h) for h in group)
-            if asking is not None:
-                own = [p for p, h in ordered if h == asking.lower()]
-                if own:
-                    ordered = [(p, h) for p, h in ordered if p < own[0]]
-            return MXAnswer(domain, "mx", ordered, text)
+            return order_mx(domain, records, rng, asking=asking)
         if self.addresses(domain):
             return MXAnswer(domain, "implicit", [(0, domain)], [f"{domain}. A {a}" for a in self.addresses(domain)])
         return MXAnswer(domain, "nxdomain", [], [])
+
+
+def order_mx(domain: str, records: list[tuple[int, str]], rng: random.Random, *, asking: str | None = None) -> MXAnswer:
+    """Order MX records the way RFC 5321 §5.1 says (as :meth:`TopologyDNS.mx_candidates` does on its zones).
+
+    >>> order_mx("example.net", [(20, "b.example.net"), (10, "a.example.net")], random.Random(0)).candidates
+    [(10, 'a.example.net'), (20, 'b.example.net')]
+    """
+    text = [f"{domain}. MX {p} {h}." if h else f"{domain}. MX {p} ." for p, h in records]
+    if len(records) == 1 and records[0][1] == "":
+        return MXAnswer(domain, "null", [], text)
+    ordered: list[tuple[int, str]] = []
+    for pref in sorted({p for p, _ in records}):
+        group = sorted(h for p, h in records if p == pref)
+        rng.shuffle(group)
+        ordered.extend((pref, h) for h in group)
+    if asking is not None:
+        own = [p for p, h in ordered if h == asking.lower()]
+        if own:
+            ordered = [(p, h) for p, h in ordered if p < own[0]]
+    return MXAnswer(domain, "mx", ordered, text)
 
 
 def live_mx(domain: str, *, timeout: float = 3.0, nameserver: str | None = None) -> list[tuple[int, str]]:

@@ -86,7 +86,7 @@ from aiosmtpd.smtp import SMTP, AuthResult
 
 from . import headers as hdr
 from . import servers as srv
-from .dns import MXAnswer, TopologyDNS
+from .dns import MXAnswer, TopologyDNS, order_mx
 from .errors import LiveError, TopologyError
 from .journey import Hop, Journey, Lookup, Outcome, SmtpLine
 from .live_dns import LOOPBACK, LoopbackDNS
@@ -126,144 +126,6 @@ def _now() -> datetime:
 # what happens after a server accepted a message (the simulator inlines the same rules)
 
 
-@dataclass
-class AfterAccept:
-    """What a server does with a message it has just accepted (after its 250 reply).
-
-    ``action`` is ``"continue"`` (route it on, with ``envelope`` possibly rewritten by an alias or a
-    forwarding rule), ``"drop"`` (discard silently) or ``"bounce"`` (write a DSN; ``kind`` is the
-    outcome kind, ``reply`` the reason).
-    """
-
-    action: str
-    envelope: Envelope
-    kind: str = ""
-    reply: Reply | None = None
-    decision: str | None = None
-    detail: str = ""
-    copies: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def after_accept(topology: Topology, server: Server, envelope: Envelope, message: bytes, *, hop_n: int | None = None,
-                 via: str | None = None) -> AfterAccept:
-    """The decisions a server makes once it has accepted ``message`` (the same rules as the simulator).
-
-    Sendmail's hop limit (checked at delivery, so it bounces), a filter's ``drop`` and ``bounce`` spam
-    actions, the archive's copy, alias expansion and forwarding.
-
-    >>> from mailhops.scenarios import get
-    >>> topo = get("forwarding").build()
-    >>> fwd = topo.server("mx.alumni.example.edu")
-    >>> after_accept(topo, fwd, Envelope("alice@example.org", "bob@alumni.example.edu"), b"Subject: hi\\r\\n\\r\\nhi").envelope.rcpt
-    'bob@example.net'
-    """
-    looping = srv.loop_after_accept(server, message, envelope, via)
-    if looping is not None:
-        return AfterAccept("bounce", envelope, kind="looped", reply=looping, decision=f"accepted, then bounced: {looping}")
-    if server.spam_threshold is not None and server.spam_action in ("drop", "bounce"):
-        score, _tests = srv.spam_score(message)
-        if score >= server.spam_threshold:
-            if server.spam_action == "drop":
-                return AfterAccept(
-                    "drop", envelope, decision=f"accepted, then discarded as spam (score {score:.1f})",
-                    detail=(f"{server.name} accepted the message (250) and then silently discarded it as spam "
-                            f"(score {score:.1f} >= {server.spam_threshold:.1f}); nobody is told."),
-                )
-            return AfterAccept(
-                "bounce", envelope, kind="bounced",
-                reply=Reply(550, "5.7.1", f"Message content rejected as spam (score {score:.1f})"),
-                decision=f"accepted, then bounced as spam (score {score:.1f})",
-                notes=[f"{server.name} accepted the message and only then decided it was spam, so it has to send a bounce "
-                       f"to the envelope sender <{envelope.mail_from}>. Spammers forge that address: such bounces land on "
-                       "innocent people (backscatter). Rejecting during SMTP avoids this."],
-            )
-    result = AfterAccept("continue", envelope)
-    if server.role == "archive":
-        where = f" (hop {hop_n})" if hop_n is not None else ""
-        result.copies.append(f"{server.name}: archive copy of the message{where}")
-        result.decision = "accepted; copy archived"
-    if server.role == "alias":
-        dom = topology.domains.get(domain_of(envelope.rcpt))
-        target = dom.aliases.get(envelope.rcpt) if dom else None
-        if target:
-            result.decision = f"alias {envelope.rcpt} expanded to {target}"
-            result.envelope = Envelope(envelope.mail_from, target, envelope.original_rcpt or envelope.rcpt)
-    env = result.envelope
-    user = topology.users.get(env.rcpt)
-    if user is not None and user.forward_to and user.mailbox in (None, server.name) and (
-        server.role == "forwarder" or user.mailbox == server.name
-    ):
-        if user.keep_copy and user.mailbox == server.name:
-            result.copies.append(f"{server.name}: copy kept in the mailbox of {user.address}")
-        result.decision = f"forwarded: {user.address} -> {user.forward_to}"
-        result.envelope = Envelope(env.mail_from, user.forward_to, env.original_rcpt or user.address)
-    return result
-
-
-def order_mx(domain: str, records: list[tuple[int, str]], rng: random.Random, *, asking: str | None = None) -> MXAnswer:
-    """Order MX records the way RFC 5321 §5.1 says (as :meth:`TopologyDNS.mx_candidates` does on its zones).
-
-    >>> order_mx("example.net", [(20, "b.example.net"), (10, "a.example.net")], random.Random(0)).candidates
-    [(10, 'a.example.net'), (20, 'b.example.net')]
-    """
-    text = [f"{domain}. MX {p} {h}." if h else f"{domain}. MX {p} ." for p, h in records]
-    if len(records) == 1 and records[0][1] == "":
-        return MXAnswer(domain, "null", [], text)
-    ordered: list[tuple[int, str]] = []
-    for pref in sorted({p for p, _ in records}):
-        group = sorted(h for p, h in records if p == pref)
-        rng.shuffle(group)
-        ordered.extend((pref, h) for h in group)
-    if asking is not None:
-        own = [p for p, h in ordered if h == asking.lower()]
-        if own:
-            ordered = [(p, h) for p, h in ordered if p < own[0]]
-    return MXAnswer(domain, "mx", ordered, text)
-
-
-def _dovecot(server: Server) -> Server:
-    return Server(server.name, server.role, server.ip, mta="dovecot")
-
-
-def _flavour(server: Server, session: Session) -> str:
-    return "webmail" if session.http else "dovecot" if session.lmtp else server.mta
-
-
-def _from_name(flavour: str, helo: str | None, rdns: str | None) -> str | None:
-    """The first host name in the FROM clause of the Received line this flavour writes (as the simulator records it)."""
-    claimed = helo.lower().rstrip(".") if helo and not helo.startswith("[") else None
-    reverse = rdns.lower().rstrip(".") if rdns else None
-    if flavour in ("postfix", "sendmail", "gmail"):
-        return claimed or reverse or "unknown"
-    if flavour == "exim":
-        return reverse or claimed
-    if flavour == "qmail":
-        return reverse or "unknown"
-    if flavour == "webmail":
-        return reverse
-    return claimed or reverse
-
-
-def _with_word(server: Server, session: Session) -> str:
-    if session.http:
-        return "HTTP"
-    if session.lmtp:
-        return "LMTP"
-    if server.mta == "exchange":
-        return "MICROSOFT SMTP SERVER"
-    if server.mta == "qmail":
-        return "SMTP"
-    return session.protocol
-
-
-def _message_id(message: bytes) -> str:
-    for line in message.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
-        if line.lower().startswith(b"message-id:"):
-            return line.split(b":", 1)[1].strip().decode("ascii", "replace")
-    return "<unknown>"
-
-
 def _reply(code: int, text: bytes | str) -> Reply:
     """An SMTP reply as smtplib returns it, split into code, enhanced status code and text."""
     if isinstance(text, bytes):
@@ -276,24 +138,8 @@ def _reply(code: int, text: bytes | str) -> Reply:
     return Reply(code, "", text)
 
 
-def _is_loop(reply: Reply) -> bool:
-    text = reply.text.lower()
-    return reply.status.startswith("5.4") or "hops" in text or "loop" in text
-
-
 def _null(address: str | None) -> str:
     return "" if address in (None, "", "<>") else str(address)
-
-
-def _expired_dsn(reporter: Server, envelope: Envelope, message: bytes, reply: Reply, when: datetime, rng: random.Random) -> bytes:
-    """The DSN written when the retry schedule is used up: ``Action: failed`` with the last 4.x.x status.
-
-    :func:`mailhops.servers.make_dsn` writes ``Action: delayed`` for a 4xx reply (a delay warning); a
-    message given up after persistent transient failures is ``failed`` (RFC 3464 §2.3.3), as Postfix
-    reports a message that outlived ``maximal_queue_lifetime``.
-    """
-    dsn = srv.make_dsn(reporter, envelope, message, reply, when, rng=rng)
-    return dsn.replace(b"Action: delayed", b"Action: failed", 1)
 
 
 # ---------------------------------------------------------------------------------------------- #
@@ -670,7 +516,7 @@ class _Handler:
             key = live.journal.new(mail_from, rcpt)
         conn.bind(key)
         sess = self._session(smtp, conn)
-        hop = Hop(n=0, from_name=_from_name(_flavour(server, sess), sess.helo, sess.rdns), ip=sess.client_ip, by_name=server.name, by_ip=LOOPBACK,
+        hop = Hop(n=0, from_name=srv.from_name_of(srv.flavour(server, sess), sess.helo, sess.rdns), ip=sess.client_ip, by_name=server.name, by_ip=LOOPBACK,
                   with_=sess.protocol, for_=rcpt, date=_now().replace(microsecond=0), helo=sess.helo, rdns=sess.rdns,
                   mta=server.mta if not self.node.lmtp else "dovecot", envelope_from=mail_from, smtp=conn.lines,
                   status="rejected", decision=f"{server.name} refused: {reply}",
@@ -1292,12 +1138,12 @@ class LiveTopology:
         when = datetime.fromtimestamp(precise, timezone.utc)
         with self._rng_lock:
             # webmail writes no queue id (Roundcube's Received line has none)
-            qid = None if sess.http else srv.queue_id(server if not node.lmtp else _dovecot(server), self._rng, when)
+            qid = None if sess.http else srv.queue_id(server if not node.lmtp else srv.lmtp_twin(server), self._rng, when)
             stamp_as = dataclasses.replace(server, ip=LOOPBACK)
             stamped, added = srv.stamp(self.topology, stamp_as, sess, env, message, when, qid, self._rng)
         conn.bind(key)
-        hop = Hop(n=0, from_name=_from_name(_flavour(server, sess), sess.helo, sess.rdns), ip=sess.client_ip, by_name=server.name, by_ip=LOOPBACK,
-                  with_=_with_word(server, sess), id=qid,
+        hop = Hop(n=0, from_name=srv.from_name_of(srv.flavour(server, sess), sess.helo, sess.rdns), ip=sess.client_ip, by_name=server.name, by_ip=LOOPBACK,
+                  with_=srv.with_word(server, sess), id=qid,
                   for_=None if (server.mta == "exchange" and not node.lmtp) or sess.http else env.rcpt,
                   date=when.astimezone(srv.tz_of(server)).replace(microsecond=0), helo=sess.helo or None, rdns=sess.rdns,
                   tls=self._tls_version(conn) if sess.tls else None, auth=sess.auth_user,
@@ -1315,7 +1161,7 @@ class LiveTopology:
                     node.queue.put(entry)
         elif node.queue is not None:
             node.queue.put(entry)
-        return srv.accepted_reply(server, qid, env.rcpt, when, _message_id(message))
+        return srv.accepted_reply(server, qid, env.rcpt, when, srv.message_id(message))
 
     @staticmethod
     def _tls_version(conn: _Conn) -> str:
@@ -1328,7 +1174,7 @@ class LiveTopology:
             return True
         entry.after_done = True
         server = node.server
-        res = after_accept(self.topology, server, entry.envelope, entry.message, hop_n=entry.hop.n if entry.hop else None,
+        res = srv.after_accept(self.topology, server, entry.envelope, entry.message, hop_n=entry.hop.n if entry.hop else None,
                            via=entry.hop.from_name if entry.hop else None)
         if res.decision and entry.hop is not None:
             entry.hop.decision = res.decision
@@ -1397,7 +1243,7 @@ class LiveTopology:
                 if not reply.permanent:
                     last = reply
                     continue
-                self._bounce(node, entry, reply, kind="looped" if _is_loop(reply) else "rejected", remote=nxt.name)
+                self._bounce(node, entry, reply, kind="looped" if srv.is_loop(reply) else "rejected", remote=nxt.name)
                 node.queue.done(entry)
                 return
         names = ", ".join(s.name for s in candidates)
@@ -1634,12 +1480,12 @@ class LiveTopology:
             if reply.permanent:
                 dsn = srv.make_dsn(reporter, env, entry.message, reply, when, remote=remote, rng=self._rng)
             else:
-                dsn = _expired_dsn(reporter, env, entry.message, reply, when, self._rng)
+                dsn = srv.make_dsn(reporter, env, entry.message, reply, when, rng=self._rng, final=True)
             qid = srv.queue_id(reporter, self._rng, when)
         bkey = self.journal.new("", env.mail_from, parent=entry.key)
-        if reporter.mta == "postfix":  # the bounce daemon injects the DSN locally; cleanup stamps it (as the simulator does)
-            local = when.astimezone(srv.tz_of(reporter)).replace(microsecond=0)
-            field_text = f"Received: by {reporter.name} (Postfix)\r\n\tid {qid}; {hdr.rfc5322_date(local, zone_comment=True, day=' 2')}"
+        local = when.astimezone(srv.tz_of(reporter)).replace(microsecond=0)
+        field_text = srv.local_injection(reporter, local, qid)
+        if field_text is not None:  # the bounce daemon injects the DSN locally; cleanup stamps it (as the simulator does)
             dsn = hdr.prepend(dsn, [field_text])
             self.journal.add_hop(bkey, Hop(n=0, by_name=reporter.name, by_ip=LOOPBACK, id=qid, date=local, mta="postfix",
                                            envelope_from="", added_headers=[field_text], by_server=reporter.name,

@@ -46,7 +46,11 @@ def journey_text(journey: Journey, *, smtp: bool = False) -> str:
     for step in journey.timeline():
         out.append("")
         if step.status == "accepted":
-            out.append(f"Hop {step.n}: {step.from_server or step.from_name} -> {step.by_name} ({step.with_})")
+            if step.from_server is None and step.from_name is None and step.ip is None:
+                out.append(f"Hop {step.n}: written on {step.by_name} itself ({step.decision or 'local submission'})")
+            else:
+                out.append(f"Hop {step.n}: {step.from_server or step.from_name or 'unknown'} -> {step.by_name} "
+                           f"({step.with_ or 'no protocol named'})")
             for field_text in step.added_headers:
                 out.append("  + " + field_text.replace("\r\n", "\n    "))
         else:

@@ -449,6 +449,158 @@ def port_of(server: Server) -> int:
     return PORTS.get(server.role, 25)
 
 
+# ---------------------------------------------------------------------------------------------- #
+# after the 250: what a server does with a message it has accepted (both transports use this)
+
+
+@dataclass
+class AfterAccept:
+    """What a server does with a message it has just accepted (after its 250 reply).
+
+    ``action`` is ``"continue"`` (route it on, with ``envelope`` possibly rewritten by an alias or a
+    forwarding rule), ``"drop"`` (discard silently) or ``"bounce"`` (write a DSN; ``kind`` is the
+    outcome kind, ``reply`` the reason).
+    """
+
+    action: str
+    envelope: Envelope
+    kind: str = ""
+    reply: Reply | None = None
+    decision: str | None = None
+    detail: str = ""
+    copies: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def after_accept(topology: Topology, server: Server, envelope: Envelope, message: bytes, *, hop_n: int | None = None,
+                 via: str | None = None) -> AfterAccept:
+    """The decisions a server makes once it has accepted ``message`` (the same rules as the simulator).
+
+    Sendmail's hop limit (checked at delivery, so it bounces), a filter's ``drop`` and ``bounce`` spam
+    actions, the archive's copy, alias expansion and forwarding.
+
+    >>> from mailhops.scenarios import get
+    >>> topo = get("forwarding").build()
+    >>> fwd = topo.server("mx.alumni.example.edu")
+    >>> after_accept(topo, fwd, Envelope("alice@example.org", "bob@alumni.example.edu"), b"Subject: hi\\r\\n\\r\\nhi").envelope.rcpt
+    'bob@example.net'
+    """
+    looping = loop_after_accept(server, message, envelope, via)
+    if looping is not None:
+        return AfterAccept("bounce", envelope, kind="looped", reply=looping, decision=f"accepted, then bounced: {looping}")
+    if server.spam_threshold is not None and server.spam_action in ("drop", "bounce"):
+        score, _tests = spam_score(message)
+        if score >= server.spam_threshold:
+            if server.spam_action == "drop":
+                return AfterAccept(
+                    "drop", envelope, decision=f"accepted, then discarded as spam (score {score:.1f})",
+                    detail=(f"{server.name} accepted the message (250) and then silently discarded it as spam "
+                            f"(score {score:.1f} >= {server.spam_threshold:.1f}); nobody is told."),
+                )
+            return AfterAccept(
+                "bounce", envelope, kind="bounced",
+                reply=Reply(550, "5.7.1", f"Message content rejected as spam (score {score:.1f})"),
+                decision=f"accepted, then bounced as spam (score {score:.1f})",
+                notes=[f"{server.name} accepted the message and only then decided it was spam, so it has to send a bounce "
+                       f"to the envelope sender <{envelope.mail_from}>. Spammers forge that address: such bounces land on "
+                       "innocent people (backscatter). Rejecting during SMTP avoids this."],
+            )
+    result = AfterAccept("continue", envelope)
+    if server.role == "archive":
+        where = f" (hop {hop_n})" if hop_n is not None else ""
+        result.copies.append(f"{server.name}: archive copy of the message{where}")
+        result.decision = "accepted; copy archived"
+    if server.role == "alias":
+        dom = topology.domains.get(domain_of(envelope.rcpt))
+        target = dom.aliases.get(envelope.rcpt) if dom else None
+        if target:
+            result.decision = f"alias {envelope.rcpt} expanded to {target}"
+            result.envelope = Envelope(envelope.mail_from, target, envelope.original_rcpt or envelope.rcpt)
+    env = result.envelope
+    user = topology.users.get(env.rcpt)
+    if user is not None and user.forward_to and user.mailbox in (None, server.name) and (
+        server.role == "forwarder" or user.mailbox == server.name
+    ):
+        if user.keep_copy and user.mailbox == server.name:
+            result.copies.append(f"{server.name}: copy kept in the mailbox of {user.address}")
+        result.decision = f"forwarded: {user.address} -> {user.forward_to}"
+        result.envelope = Envelope(env.mail_from, user.forward_to, env.original_rcpt or user.address)
+    return result
+
+
+def lmtp_twin(server: Server) -> Server:
+    """The server as its LMTP delivery agent (Dovecot) sees itself: same name and address, Dovecot's ids."""
+    return Server(server.name, server.role, server.ip, mta="dovecot")
+
+
+def flavour(server: Server, session: Session) -> str:
+    """Which Received flavour the server writes for this session (webmail and LMTP have their own)."""
+    return "webmail" if session.http else "dovecot" if session.lmtp else server.mta
+
+
+def from_name_of(flavour_name: str, helo: str | None, rdns: str | None) -> str | None:
+    """The first host name in the FROM clause of the Received line this flavour writes (what the analyzer reads).
+
+    >>> from_name_of("postfix", "[192.168.1.23]", "host-203-0-113-45.isp.example")
+    'host-203-0-113-45.isp.example'
+    >>> from_name_of("exim", "liar.example.com", "mail.example.org")
+    'mail.example.org'
+    """
+    claimed = helo.lower().rstrip(".") if helo and not helo.startswith("[") else None
+    reverse = rdns.lower().rstrip(".") if rdns else None
+    if flavour_name in ("postfix", "sendmail", "gmail"):  # from HELO (RDNS [IP]); "unknown" when there is no PTR
+        return claimed or reverse or "unknown"
+    if flavour_name == "exim":  # from RDNS ([IP] helo=HELO)
+        return reverse or claimed
+    if flavour_name == "qmail":  # from RDNS (HELO helo) (IP)
+        return reverse or "unknown"
+    if flavour_name == "webmail":  # from RDNS ([IP]) or from [IP]
+        return reverse
+    return claimed or reverse  # exchange, dovecot: from HELO (...)
+
+
+def with_word(server: Server, session: Session) -> str:
+    """The WITH word of the hop as the analyzer reads it back (upper-case)."""
+    if session.http:
+        return "HTTP"
+    if session.lmtp:
+        return "LMTP"
+    if server.mta == "exchange":
+        return "MICROSOFT SMTP SERVER"
+    if server.mta == "qmail":
+        return "SMTP"
+    return session.protocol
+
+
+def message_id(message: bytes) -> str:
+    """The Message-ID of raw message bytes (``<unknown>`` if it has none)."""
+    for line in message.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"message-id:"):
+            return line.split(b":", 1)[1].strip().decode("ascii", "replace")
+    return "<unknown>"
+
+
+def is_loop(reply: Reply) -> bool:
+    """Does this refusal say the message is looping (too many hops)?"""
+    text = reply.text.lower()
+    return reply.status.startswith("5.4") or "hops" in text or "loop" in text
+
+
+def local_injection(reporter: Server, when: datetime, qid: str | None) -> str | None:
+    """The Received line Postfix's cleanup stamps on mail made on the server itself (a bounce), else ``None``.
+
+    >>> from mailhops.topology import Server
+    >>> print(local_injection(Server("mx.example.net", "mx", "198.51.100.25"),
+    ...                       datetime(2026, 3, 2, 9, 0, 5, tzinfo=timezone.utc), "4ABC123DEF0"))  # doctest: +NORMALIZE_WHITESPACE
+    Received: by mx.example.net (Postfix)
+        id 4ABC123DEF0; Mon,  2 Mar 2026 09:00:05 +0000 (UTC)
+    """
+    if reporter.mta != "postfix":
+        return None
+    local = when.astimezone(tz_of(reporter))
+    return f"Received: by {reporter.name} (Postfix)\r\n\tid {qid}; {hdr.rfc5322_date(local, zone_comment=True, day=' 2')}"
+
+
 # -- bounces ------------------------------------------------------------------------------------
 
 _BOUNCE_SUBJECT = {
@@ -471,8 +623,14 @@ def make_dsn(
     *,
     remote: str | None = None,
     rng: random.Random | None = None,
+    final: bool | None = None,
 ) -> bytes:
     """An RFC 3464 delivery status notification from ``reporter`` to the envelope sender.
+
+    ``final`` says whether the server has given up (``Action: failed``); by default that follows the reply
+    (5xx: failed, 4xx: a delay warning, ``Action: delayed``). A message given up after its retries ran out
+    is ``failed`` with its last 4.x.x status (RFC 3464 §2.3.3), as Postfix reports a message that outlived
+    ``maximal_queue_lifetime``.
 
     ``multipart/report; report-type=delivery-status`` with a human-readable part, the machine-readable
     ``message/delivery-status`` part (Reporting-MTA, Final-Recipient, Action, Status, Remote-MTA,
@@ -504,7 +662,8 @@ def make_dsn(
     per_recipient["Final-Recipient"] = f"rfc822; {envelope.rcpt}"
     if envelope.original_rcpt and envelope.original_rcpt != envelope.rcpt:
         per_recipient["Original-Recipient"] = f"rfc822; {envelope.original_rcpt}"
-    per_recipient["Action"] = "failed" if reply.permanent else "delayed"
+    given_up = reply.permanent if final is None else final
+    per_recipient["Action"] = "failed" if given_up else "delayed"
     per_recipient["Status"] = status
     if remote:
         per_recipient["Remote-MTA"] = f"dns; {remote}"

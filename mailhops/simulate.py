@@ -144,7 +144,7 @@ class _Walk:
                 hop.status = "rejected"
                 hop.date = self.clock
                 hop.ip, hop.helo, hop.rdns = ip, helo, rdns
-                hop.from_name = _from_name(_flavour(server, session), helo, rdns)
+                hop.from_name = srv.from_name_of(srv.flavour(server, session), helo, rdns)
                 hop.with_ = session.protocol
                 hop.for_ = env.rcpt
                 hop.smtp = lines
@@ -152,16 +152,16 @@ class _Walk:
                 self.j.attempts.append(hop)
                 return "refused", reply
         # webmail writes no queue id (Roundcube's Received line has none)
-        qid = None if http else srv.queue_id(server if not lmtp else _dovecot(server), self.rng, self.clock)
+        qid = None if http else srv.queue_id(server if not lmtp else srv.lmtp_twin(server), self.rng, self.clock)
         new_message, added = srv.stamp(self.t, server, session, env, message, self.clock, qid, self.rng)
         if not http:
-            msg_id = _message_id(message)
+            msg_id = srv.message_id(message)
             lines.append(SmtpLine("S", str(srv.accepted_reply(server, qid, env.rcpt, self.clock, msg_id))))
             lines += [SmtpLine("C", "QUIT"), SmtpLine("S", "221 2.0.0 Bye")]
         self.n = n
         hop.ip, hop.helo, hop.rdns = ip, helo, rdns
-        hop.from_name = _from_name(_flavour(server, session), helo, rdns)
-        hop.with_ = _with_word(server, session)
+        hop.from_name = srv.from_name_of(srv.flavour(server, session), helo, rdns)
+        hop.with_ = srv.with_word(server, session)
         hop.id = qid
         hop.for_ = None if server.mta == "exchange" and not lmtp else (env.rcpt if not http else None)
         hop.date = self.clock.astimezone(srv.tz_of(server)).replace(microsecond=0)
@@ -220,8 +220,8 @@ class _Walk:
                     reply: Reply = result  # type: ignore[assignment]
                     if not reply.permanent:
                         continue
-                    looped = reply.status.startswith("5.4") or "hops" in reply.text.lower() or "loop" in reply.text.lower()
-                    return self._bounce(cur, state, reply, kind="looped" if looped else "rejected", remote=nxt.name)
+                    kind = "looped" if srv.is_loop(reply) else "rejected"
+                    return self._bounce(cur, state, reply, kind=kind, remote=nxt.name)
                 state = _State(nxt, state.envelope, result)  # type: ignore[arg-type]
                 self.last = state
                 moved = True
@@ -236,45 +236,19 @@ class _Walk:
                 return outcome
 
     def _after_accept(self, state: _State) -> Outcome | None:
-        server, env = state.server, state.envelope
+        server = state.server
         hop = self.j.hops[-1]
-        looping = srv.loop_after_accept(server, state.message, env, hop.from_name)
-        if looping is not None:
-            return self._bounce(server, state, looping, kind="looped")
-        if server.spam_threshold is not None and server.spam_action in ("drop", "bounce"):
-            score, tests = srv.spam_score(state.message)
-            if score >= server.spam_threshold:
-                if server.spam_action == "drop":
-                    hop.decision = f"accepted, then discarded as spam (score {score:.1f})"
-                    return Outcome("dropped", "2.0.0",
-                                   f"{server.name} accepted the message (250) and then silently discarded it as spam "
-                                   f"(score {score:.1f} >= {server.spam_threshold:.1f}); nobody is told.",
-                                   server=server.name)
-                hop.decision = f"accepted, then bounced as spam (score {score:.1f})"
-                self.j.notes.append(
-                    f"{server.name} accepted the message and only then decided it was spam, so it has to send a bounce "
-                    f"to the envelope sender <{env.mail_from}>. Spammers forge that address: such bounces land on "
-                    "innocent people (backscatter). Rejecting during SMTP avoids this."
-                )
-                return self._bounce(server, state, Reply(550, "5.7.1", f"Message content rejected as spam (score {score:.1f})"),
-                                    kind="bounced")
-        if server.role == "archive":
-            self.j.copies.append(f"{server.name}: archive copy of the message (hop {hop.n})")
-            hop.decision = "accepted; copy archived"
-        if server.role == "alias":
-            dom = self.t.domains.get(domain_of(env.rcpt))
-            target = dom.aliases.get(env.rcpt) if dom else None
-            if target:
-                hop.decision = f"alias {env.rcpt} expanded to {target}"
-                state.envelope = Envelope(env.mail_from, target, env.original_rcpt or env.rcpt)
-        user = self.t.users.get(state.envelope.rcpt)
-        if user is not None and user.forward_to and user.mailbox in (None, server.name) and (
-            server.role == "forwarder" or user.mailbox == server.name
-        ):
-            if user.keep_copy and user.mailbox == server.name:
-                self.j.copies.append(f"{server.name}: copy kept in the mailbox of {user.address}")
-            hop.decision = f"forwarded: {user.address} -> {user.forward_to}"
-            state.envelope = Envelope(state.envelope.mail_from, user.forward_to, state.envelope.original_rcpt or user.address)
+        res = srv.after_accept(self.t, server, state.envelope, state.message, hop_n=hop.n, via=hop.from_name)
+        if res.decision:
+            hop.decision = res.decision
+        self.j.copies.extend(res.copies)
+        self.j.notes.extend(res.notes)
+        if res.action == "drop":
+            return Outcome("dropped", "2.0.0", res.detail, server=server.name)
+        if res.action == "bounce":
+            assert res.reply is not None
+            return self._bounce(server, state, res.reply, kind=res.kind)
+        state.envelope = res.envelope
         return None
 
     def _deliver(self, server: Server, state: _State) -> Outcome:
@@ -310,58 +284,14 @@ class _Walk:
         return outcome
 
 
-def _dovecot(server: Server) -> Server:
-    twin = Server(server.name, server.role, server.ip, mta="dovecot")
-    return twin
-
-
-def _flavour(server: Server, session: Session) -> str:
-    return "webmail" if session.http else "dovecot" if session.lmtp else server.mta
-
-
-def _from_name(flavour: str, helo: str | None, rdns: str | None) -> str | None:
-    """The first host name in the FROM clause of the Received line this flavour writes (what the analyzer reads)."""
-    claimed = helo.lower().rstrip(".") if helo and not helo.startswith("[") else None
-    reverse = rdns.lower().rstrip(".") if rdns else None
-    if flavour in ("postfix", "sendmail", "gmail"):  # from HELO (RDNS [IP]); "unknown" when there is no PTR
-        return claimed or reverse or "unknown"
-    if flavour == "exim":  # from RDNS ([IP] helo=HELO)
-        return reverse or claimed
-    if flavour == "qmail":  # from RDNS (HELO helo) (IP)
-        return reverse or "unknown"
-    if flavour == "webmail":  # from RDNS ([IP]) or from [IP]
-        return reverse
-    return claimed or reverse  # exchange, dovecot: from HELO (...)
-
-
-def _with_word(server: Server, session: Session) -> str:
-    if session.http:
-        return "HTTP"
-    if session.lmtp:
-        return "LMTP"
-    if server.mta == "exchange":
-        return "MICROSOFT SMTP SERVER"
-    if server.mta == "qmail":
-        return "SMTP"
-    return session.protocol
-
-
-def _message_id(message: bytes) -> str:
-    for line in message.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
-        if line.lower().startswith(b"message-id:"):
-            return line.split(b":", 1)[1].strip().decode("ascii", "replace")
-    return "<unknown>"
-
-
 def _bounce_journey(topology: Topology, reporter: Server, env: Envelope, dsn: bytes, rng: random.Random,
                     clock: datetime) -> Journey:
     journey = Journey(source="simulated", envelope_from="", envelope_to=env.mail_from)
     walk = _Walk(topology, rng, journey, clock, bounce=True)
-    if reporter.mta == "postfix":
-        # Postfix's bounce daemon injects the DSN locally; cleanup stamps it "Received: by HOST (Postfix) id ..."
-        when = clock.astimezone(srv.tz_of(reporter)).replace(microsecond=0)
-        qid = srv.queue_id(reporter, rng, when)
-        field = f"Received: by {reporter.name} (Postfix)\r\n\tid {qid}; {hdr.rfc5322_date(when, zone_comment=True, day=' 2')}"
+    when = clock.astimezone(srv.tz_of(reporter)).replace(microsecond=0)
+    qid = srv.queue_id(reporter, rng, when)
+    field = srv.local_injection(reporter, when, qid)
+    if field is not None:  # Postfix's bounce daemon injects the DSN locally; cleanup stamps it
         dsn = hdr.prepend(dsn, [field])
         journey.hops.append(Hop(n=1, by_name=reporter.name, by_ip=reporter.ip, id=qid, date=when, mta="postfix",
                                 envelope_from="", added_headers=[field], by_server=reporter.name,
