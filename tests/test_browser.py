@@ -327,6 +327,9 @@ def test_some_lesson_has_a_working_hop_stepper(lab: Server, browser) -> None:  #
     for name in missed:  # when run on its own (-k), look at the lessons here
         test_lesson_runs_in_jupyterlab(lab, browser, name)
     assert any(_STEPPER_SEEN.values()), "no lesson shows a hop stepper (an element with CSS class mailhops-step)"
+    for name in NOTEBOOKS:
+        if "explorer" in name:
+            assert _STEPPER_SEEN[name], f"the explorer lesson {name} shows no hop stepper (CSS class mailhops-step)"
 
 
 def test_notebook7_serves_the_lessons(tmp_path: Path) -> None:
