@@ -165,7 +165,7 @@ def hops_from_received(values_top_first: list[str]) -> list[Hop]:
             if hop.delay_s < 0:
                 hint = (" (a pull by fetchmail/getmail, or clock skew)" if hop.mta in ("fetchmail", "getmail")
                         else " (clock skew between the servers)")
-                hop.problems.append(f"dated {-hop.delay_s:g} s before {previous_label}{hint}")
+                hop.problems.append(f"dated {-hop.delay_s:.0f} s before {previous_label}{hint}")
         previous = hop.date
         previous_label = f"hop {hop.n}"
     return hops

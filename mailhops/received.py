@@ -548,6 +548,9 @@ def _parse(value: str, n: int, classic: bool = True) -> Hop:
     hop = Hop(n=n, raw=raw)
     problems = hop.problems
     work = raw
+    if work[:1] == "[" and work[-1:] == "]" and (work[1:6].lower() == "from " or work[1:4].lower() == "by "):
+        work = work[1:-1]  # a whole header in brackets, as a few gateways quote the original
+        problems.append("the whole header is wrapped in brackets")
     if len(work) > MAX_READ:
         work = work[:MAX_READ]
         problems.append(f"the header is {len(raw)} characters long; only the first {MAX_READ} were read")

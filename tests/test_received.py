@@ -289,6 +289,14 @@ def test_broken_headers_give_problems_not_errors(value: str) -> None:
     assert hop.raw == " ".join(value.split())
 
 
+def test_header_wrapped_in_brackets() -> None:
+    hop = parse_received("[from a.example.org (a.example.org [192.0.2.101]) by b.example.org (gate 2.1) with ESMTP "
+                         "id BAA25720 for <list@example.org>; Wed, 28 Aug 2002 01:29:22 -0700 (MST)]")
+    assert (hop.from_name, hop.ip, hop.by_name, hop.id) == ("a.example.org", "192.0.2.101", "b.example.org", "BAA25720")
+    assert hop.date_utc == "2002-08-28T08:29:22Z"
+    assert hop.problems == ["the whole header is wrapped in brackets"]
+
+
 def test_unclosed_comment_is_reported() -> None:
     hop = parse_received("from a.example.org (b.example.org [192.0.2.1] by c.example.org; Mon, 2 Mar 2026 09:00:05 +0000")
     assert hop.from_name == "a.example.org"
