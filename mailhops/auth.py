@@ -8,7 +8,9 @@ Anyone on the way can write an ``Authentication-Results`` header, so RFC 8601 §
 trust only those written by its own side. Here that means: the results whose authserv-id belongs to
 the *receiving domain* (the domain of the server that took the message last), and only those above
 the first ``Received`` header written outside that domain (older ones were already in the message
-when it arrived). Everything else is shown as untrusted, with the reason.
+when it arrived); when several servers of that domain wrote results, only the topmost server's
+(its authserv-id) count. Everything else is shown as untrusted, with the reason. A header without an
+authserv-id (Microsoft 365 writes them so) counts only when it is the topmost one, and the result says so.
 
 >>> headers = [
 ...     ("Authentication-Results", "mx.example.net; spf=pass smtp.mailfrom=example.org; dkim=pass header.d=example.org"),
