@@ -234,8 +234,8 @@ def live_mx(domain: str, *, timeout: float = 3.0, nameserver: str | None = None)
         answer = resolver.resolve(domain, "MX", lifetime=timeout)
     except dns.resolver.NXDOMAIN:
         raise DNSLookupError(
-            f"The resolver answered that {domain} does not exist (NXDOMAIN); on a machine without Internet access "
-            "every name gets this answer, so check your connection before concluding anything."
+            f"The resolver answered that {domain} does not exist (NXDOMAIN); some machines without Internet access "
+            "give this answer for every name, so check your connection before concluding anything."
         ) from None
     except dns.resolver.NoAnswer:
         raise DNSLookupError(

@@ -429,11 +429,12 @@ def check_limit_ten_hops(answer: Any) -> Feedback:
 
 def check_highest_hop_limit(answer: Any) -> Feedback:
     """Which MTA has the highest default hop limit?"""
-    best = max(MTAS, key=lambda m: int(MTAS[m]["hop_limit"]))  # type: ignore[call-overload]
+    known = [m for m in MTAS if MTAS[m].get("documented")]  # limits the MTAs themselves document
+    best = max(known, key=lambda m: int(MTAS[m]["hop_limit"]))  # type: ignore[call-overload]
     limit = MTAS[best]["hop_limit"]
     return _one_of(answer, best, f"Right: {best} allows {limit}, the number RFC 5321 section 6.3 suggests as a minimum.",
-                   {m: f"{m} allows {MTAS[m]['hop_limit']}; one allows more." for m in MTAS if m != best},
-                   f"Choose one of {', '.join(MTAS)}.")
+                   {m: f"{m} allows {MTAS[m]['hop_limit']}; one allows more." for m in known if m != best},
+                   f"Choose one of {', '.join(known)}.")
 
 
 # ------------------------------------------------------------------------------ 06 enterprise

@@ -48,26 +48,37 @@ ROLES: dict[str, str] = {
 }
 
 #: MTA flavours a server can imitate, with their default hop limit and the reply they give past it.
+#: ``documented`` is True where the limit and the wording come from the MTA's own source or documentation
+#: (Postfix hopcount_limit, Exim received_headers_max, Sendmail MaxHopCount, qmail MAXHOPS, Exchange's
+#: 5.4.14). Gmail publishes neither: mailhops uses RFC 5321 §6.3's suggested minimum of 100 and RFC 3463's
+#: X.4.6 "routing loop detected". Dovecot's LMTP has no hop limit of its own; in front of it Postfix counts.
 MTAS: dict[str, dict[str, object]] = {
-    "postfix": {"software": "Postfix", "hop_limit": 50, "loop_reply": "554 5.4.0 Error: too many hops"},
+    "postfix": {"software": "Postfix", "hop_limit": 50, "loop_reply": "554 5.4.0 Error: too many hops",
+                "documented": True},
     "exim": {
         "software": "Exim 4.98",
         "hop_limit": 30,
         "loop_reply": '550 Too many "Received" headers - suspected mail loop',
+        "documented": True,
     },
-    "sendmail": {"software": "Sendmail 8.18.1", "hop_limit": 25, "loop_reply": "554 5.4.6 Too many hops"},
-    "qmail": {"software": "qmail 1.03", "hop_limit": 100, "loop_reply": "554 too many hops, this message is looping (#5.4.6)"},
+    "sendmail": {"software": "Sendmail 8.18.1", "hop_limit": 25, "loop_reply": "554 5.4.6 Too many hops",
+                 "documented": True},
+    "qmail": {"software": "qmail 1.03", "hop_limit": 100, "loop_reply": "554 too many hops, this message is looping (#5.4.6)",
+              "documented": True},
     "exchange": {
         "software": "Microsoft SMTP Server",
         "hop_limit": 30,
         "loop_reply": "554 5.4.14 Hop count exceeded - possible mail loop",
+        "documented": True,
     },
     "gmail": {
         "software": "Google",
-        "hop_limit": 50,
-        "loop_reply": "554 5.4.14 Hop count exceeded - possible mail loop",
+        "hop_limit": 100,
+        "loop_reply": "554 5.4.6 Routing loop detected",
+        "documented": False,
     },
-    "dovecot": {"software": "Dovecot", "hop_limit": 50, "loop_reply": "554 5.4.0 Error: too many hops"},
+    "dovecot": {"software": "Dovecot", "hop_limit": 50, "loop_reply": "554 5.4.0 Error: too many hops",
+                "documented": False},
 }
 
 SPAM_ACTIONS = ("reject", "bounce", "drop", "junk")
