@@ -706,13 +706,15 @@ def _parse(value: str, n: int, classic: bool = True) -> Hop:
         words = clauses.get(key)
         if words is None:
             continue
+        # one protocol word, or a few plain words ("Microsoft SMTP Server", "Frontend Transport");
+        # version strings and the like ("v3.21", "$Revision:") end it
         taken: list[str] = []
         for w in words:
             if w[0] == _MARK:
                 if taken:
                     break
                 continue
-            if len(taken) >= 4:
+            if taken and (len(taken) >= 4 or not w.isalpha() or "." in taken[0]):
                 break
             taken.append(w)
         if not taken:

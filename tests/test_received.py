@@ -289,6 +289,16 @@ def test_broken_headers_give_problems_not_errors(value: str) -> None:
     assert hop.raw == " ".join(value.split())
 
 
+@pytest.mark.parametrize(("value", "with_"), [
+    ("by mail.example.org with XWall v3.21; Mon, 2 Mar 2026 09:00:05 +0000", "XWALL"),
+    ("by mail.example.org with NetMail SMTP Agent $Revision: 3.6 $ on Linux; Mon, 2 Mar 2026 09:00:05 +0000",
+     "NETMAIL SMTP AGENT"),
+    ("by mail.example.org with SMTP ID: <7866@mail.example.org>; Mon, 2 Mar 2026 09:00:05 +0000", "SMTP"),
+])
+def test_with_stops_at_version_strings(value: str, with_: str) -> None:
+    assert parse_received(value).with_ == with_
+
+
 def test_header_wrapped_in_brackets() -> None:
     hop = parse_received("[from a.example.org (a.example.org [192.0.2.101]) by b.example.org (gate 2.1) with ESMTP "
                          "id BAA25720 for <list@example.org>; Wed, 28 Aug 2002 01:29:22 -0700 (MST)]")
