@@ -43,6 +43,8 @@ _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}\Z")
 _IPV6 = re.compile(r"[0-9A-Fa-f:]{2,39}(?:\.\d{1,3}){0,3}(?:%\w{1,20})?\Z")
 _HOSTLIKE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})\Z")
 _TLS = re.compile(r"\b(TLS[v_ -]?\d(?:[._]\d)?|SSLv\d|TLS)\b", re.IGNORECASE)
+#: what MTAs write in place of a reverse-DNS name they could not find
+_NO_RDNS = frozenset({"unknown", "unverified"})
 _QP = re.compile(r"(?:^|\s)qp \d")  # qmail-smtpd writes "(qp 4711)" after the host
 _OTHER_FAMILIES = re.compile(
     r"\b(dovecot|cyrus|courier|mdaemon|communigate|domino|lotus|zimbra|mercury|smail|zmailer|haraka|sendgrid"
@@ -476,7 +478,7 @@ def _other_fast(raw: str, n: int) -> Hop | None:
             hop.rdns = name
             hop.helo = helo or name
         elif helo is not None:
-            hop.rdns = name if name != "unknown" else None
+            hop.rdns = name if name not in _NO_RDNS else None
             hop.helo = helo
         else:
             hop.helo = name
@@ -486,7 +488,7 @@ def _other_fast(raw: str, n: int) -> Hop | None:
     if hop.mta == "exim":
         hop.rdns = name
     else:
-        hop.rdns = name if name != "unknown" else None
+        hop.rdns = name if name not in _NO_RDNS else None
     hop.helo = helo
     return hop
 
@@ -526,13 +528,13 @@ def _classic(raw: str, n: int) -> Hop | None:
                          by_name, hop.with_, None)
     if name is None:
         return hop
-    hop.rdns = rdns if rdns != "unknown" else None
+    hop.rdns = rdns if rdns not in _NO_RDNS else None
     if hop.mta == "exim":
         if ip or ip2:
             hop.rdns = name
         hop.helo = name
     elif hop.mta == "qmail":
-        hop.rdns = name if name != "unknown" else None
+        hop.rdns = name if name not in _NO_RDNS else None
         hop.helo = name
     else:
         hop.helo = name
@@ -667,7 +669,7 @@ def _parse(value: str, n: int, classic: bool = True) -> Hop:
             hop.from_name = _clean_name(name)
             first_ip = _ip_of("[" + tail) if tail else (_ip_of(name) if name[:1].isdigit() or ":" in name else None)
         hop.ip = info.ip_bracket or info.ip_bare or extra_ip or first_ip
-        hop.rdns = info.rdns if info.rdns != "unknown" else None
+        hop.rdns = info.rdns if info.rdns not in _NO_RDNS else None
         hop.auth = info.auth
         hop.tls = info.tls
         hop.envelope_from = info.envelope_from
@@ -784,7 +786,7 @@ def _parse(value: str, n: int, classic: bool = True) -> Hop:
             hop.helo = info.helo or name
         elif info.helo is not None or hop.mta == "qmail":
             # qmail and its kin: "from <rdns> (HELO <helo>) (<ip>)"; no HELO part means they were equal
-            hop.rdns = name if name != "unknown" else None
+            hop.rdns = name if name not in _NO_RDNS else None
             hop.helo = info.helo or name
         else:
             # Postfix, Sendmail, Gmail, Exchange...: "from <helo> (<rdns> [<ip>])"
