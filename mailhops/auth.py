@@ -196,8 +196,12 @@ def analyze_auth(headers: list[tuple[str, str]], by_names_newest_first: list[str
             trusted_id = authserv_id
             trusted.extend(results)
         else:
-            entry["reason"] = (f"authserv-id {authserv_id} is not the receiving domain {receiving_domain}"
-                               if not ours else "not the topmost results of the receiving domain")
+            if receiving_domain is None:
+                entry["reason"] = "no Received header names the receiving server, so nothing can be trusted"
+            elif not ours:
+                entry["reason"] = f"authserv-id {authserv_id} is not the receiving domain {receiving_domain}"
+            else:
+                entry["reason"] = "not the topmost results of the receiving domain"
             untrusted.append(entry)
 
     spf_headers = []

@@ -120,3 +120,9 @@ def test_org_domain_and_tags() -> None:
     assert org_domain("2001:db8::1") is None
     assert org_domain("192.0.2.1") is None
     assert parse_tag_list("v=1; d = example.org ;s=sel")["d"] == "example.org"
+
+
+def test_without_received_nothing_is_trusted() -> None:
+    a = analyze_auth([("Authentication-Results", "mx.example.net; spf=pass smtp.mailfrom=example.org")])
+    assert a["spf"] is None and a["receiving_host"] is None
+    assert "no Received header" in a["untrusted"][0]["reason"]
