@@ -63,6 +63,10 @@ _FAST_DATE = re.compile(
     r"\s*(?:([A-Za-z]{3}),?\s+)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d\d):(\d\d)\s+([+-])(\d\d)(\d\d)"
     r"(?:\s+\([A-Za-z]{1,5}\)|\s+\x00\d{1,3})?\s*\Z"
 )
+_FAST_DATE_PREFIX = re.compile(
+    r"\s*(?:([A-Za-z]{3}),?\s+)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d\d):(\d\d)\s+([+-])(\d\d)(\d\d)(?=\s|\Z)"
+)
+_AM_PM = re.compile(r"\b[AaPp][Mm]\b")
 _ZONES: dict[str, timezone] = {}
 _MONTH_ANY_CASE = {v: n for m, n in MONTHS.items() for v in (m, m.title(), m.upper())}
 _WEEKDAY_ANY_CASE = {v: n for d, n in WEEKDAYS.items() for v in (d, d.title(), d.upper())}
@@ -77,13 +81,18 @@ def fast_date(text: str) -> tuple[datetime | None, list[str]]:
     m = _FAST_DATE.match(text)
     if m:
         return _date_parts(*m.groups(), text)
+    m = _FAST_DATE_PREFIX.match(text)
+    if m and not _AM_PM.search(text, m.end()):
+        # a plain date followed by comments or words (envelope-from, a FOR clause): the general
+        # reader ignores those too, so reading the date here gives the same result, faster
+        return _date_parts(*m.groups(), text)
     return parse_date(text)
 
 
 def _date_parts(wd: str | None, d: str, mon: str, y: str, hh: str, mi: str, ss: str, sign: str, oh: str, om: str,
                 text: str) -> tuple[datetime | None, list[str]]:
     month = _MONTH_ANY_CASE.get(mon)
-    if month is None:
+    if month is None or y[0] == "0":  # "0102": a Y2K bug's year 102, which the general reader explains
         return parse_date(text)
     key = sign + oh + om
     tz = _ZONES.get(key)

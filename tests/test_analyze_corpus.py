@@ -76,6 +76,16 @@ def test_fast_paths_agree_with_the_general_parser(journeys) -> None:
             assert _parse(hop.raw, hop.n, classic=True).to_dict() == _parse(hop.raw, hop.n, classic=False).to_dict()
 
 
+def test_fast_date_agrees_with_the_general_reader(journeys) -> None:
+    from mailhops.dates import parse_date
+    from mailhops.received import fast_date
+
+    for j in journeys:
+        for hop in j.hops:
+            for segment in hop.raw.split(";")[1:4]:
+                assert fast_date(segment) == parse_date(segment), segment
+
+
 def test_every_major_family_is_recognised(journeys) -> None:
     families = {hop.mta for j in journeys for hop in j.hops}
     assert {"postfix", "sendmail", "exim", "qmail", "exchange", "gmail", "yahoo", "fetchmail", "webmail"} <= families

@@ -380,3 +380,20 @@ def test_fast_paths_agree_with_the_general_parser(value: str) -> None:
     from mailhops.received import _parse
 
     assert _parse(value, 1, classic=True).to_dict() == _parse(value, 1, classic=False).to_dict()
+
+
+@pytest.mark.parametrize("text", [
+    " Wed, 17 Jul 0102 09:59:11 +0900",  # a Y2K bug's year, explained by the general reader
+    " Mon, 2 Mar 2026 09:00:05 +0000 (envelope-from <a@example.org>)",
+    " Mon, 2 Mar 2026 09:00:05 +0000 for <b@example.net>",
+    " Mon, 2 Mar 2026 09:00:05 +0100 PM",
+    " Sun, 2 Mar 2026 09:00:05 +0000",
+    " 2 Mar 2026 9:00:05 -0800 (PST)",
+    " 2 Mar 2026 09:00:05 +9999",
+    " 31 Feb 2026 09:00:05 +0000",
+])
+def test_fast_date_agrees_with_the_general_reader(text: str) -> None:
+    from mailhops.dates import parse_date
+    from mailhops.received import fast_date
+
+    assert fast_date(text) == parse_date(text)
