@@ -30,7 +30,7 @@ import ipaddress
 import re
 from datetime import datetime, timedelta, timezone
 
-from .dates import MONTHS, WEEKDAYS, find_date, parse_date
+from .dates import MONTHS, WEEKDAYS, ZONE_NAMES, find_date, parse_date
 from .journey import Hop
 
 __all__ = ["parse_received", "fast_date", "mta_family", "KEYWORDS", "MAX_READ"]
@@ -63,6 +63,11 @@ _FAST_DATE = re.compile(
     r"\s*(?:([A-Za-z]{3}),?\s+)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d\d):(\d\d)\s+([+-])(\d\d)(\d\d)"
     r"(?:\s+\([A-Za-z]{1,5}\)|\s+\x00\d{1,3})?\s*\Z"
 )
+# the same with a zone name instead of an offset ("... 20:11:32 GMT"), nothing after it but a comment
+_FAST_DATE_NAMED = re.compile(
+    r"\s*(?:([A-Za-z]{3}),?\s+)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d\d):(\d\d)\s+([A-Z]{1,5})"
+    r"(?:\s+\([A-Za-z]{1,5}\)|\s+\x00\d{1,3})?\s*\Z"
+)
 _FAST_DATE_PREFIX = re.compile(
     r"\s*(?:([A-Za-z]{3}),?\s+)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d\d):(\d\d)\s+([+-])(\d\d)(\d\d)(?=\s|\Z)"
 )
@@ -81,6 +86,15 @@ def fast_date(text: str) -> tuple[datetime | None, list[str]]:
     m = _FAST_DATE.match(text)
     if m:
         return _date_parts(*m.groups(), text)
+    m = _FAST_DATE_NAMED.match(text)
+    if m:
+        wd, d, mon, y, hh, mi, ss, zone = m.groups()
+        hours = ZONE_NAMES.get(zone)
+        if hours is not None and zone not in ("AM", "PM"):
+            minutes = int(hours * 60)
+            return _date_parts(wd, d, mon, y, hh, mi, ss, "-" if minutes < 0 else "+", f"{abs(minutes) // 60:02d}",
+                               f"{abs(minutes) % 60:02d}", text)
+        return parse_date(text)
     m = _FAST_DATE_PREFIX.match(text)
     if m and not _AM_PM.search(text, m.end()):
         # a plain date followed by comments or words (envelope-from, a FOR clause): the general

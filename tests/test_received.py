@@ -391,6 +391,10 @@ def test_fast_paths_agree_with_the_general_parser(value: str) -> None:
     " 2 Mar 2026 9:00:05 -0800 (PST)",
     " 2 Mar 2026 09:00:05 +9999",
     " 31 Feb 2026 09:00:05 +0000",
+    " Thu, 12 Sep 2002 06:12:01 PDT",
+    " 12 Sep 2002 06:12:01 NST (NST)",
+    " 12 Sep 2002 06:12:01 XYZ",
+    " 12 Sep 2002 06:12:01 GMT +0100",
 ])
 def test_fast_date_agrees_with_the_general_reader(text: str) -> None:
     from mailhops.dates import parse_date
