@@ -387,9 +387,10 @@ _SIMPLE_TCP = re.compile(r"([^\s\[\]()@]+) \[(\d{1,3}(?:\.\d{1,3}){3})\]\Z")
 MAX_READ = 8192
 
 
-_DATE_RE = (r"(?P<date>(?:(?P<wd>[A-Za-z]{3}), )?(?P<d>\d{1,2}) (?P<mon>[A-Za-z]{3}) (?P<y>\d{4}) "
-            r"(?P<hh>\d{1,2}):(?P<mi>\d\d):(?P<ss>\d\d) (?:(?P<sign>[+-])(?P<oh>\d\d)(?P<om>\d\d)|(?P<zn>[A-Z]{1,5}))"
-            r"(?: \([A-Za-z]{1,5}\))?)\Z")
+_DATE_BODY = (r"(?P<date>(?:(?P<wd>[A-Za-z]{3}), )?(?P<d>\d{1,2}) (?P<mon>[A-Za-z]{3}) (?P<y>\d{4}) "
+              r"(?P<hh>\d{1,2}):(?P<mi>\d\d):(?P<ss>\d\d) (?:(?P<sign>[+-])(?P<oh>\d\d)(?P<om>\d\d)|(?P<zn>[A-Z]{1,5}))"
+              r"(?: \([A-Za-z]{1,5}\))?)")
+_DATE_RE = _DATE_BODY + r"\Z"
 
 
 def _date_of(m: re.Match[str]) -> tuple[datetime | None, list[str]]:
@@ -406,14 +407,14 @@ def _date_of(m: re.Match[str]) -> tuple[datetime | None, list[str]]:
 _CLASSIC = re.compile(
     r"(?:from (?:(?P<from>[A-Za-z0-9][A-Za-z0-9_.-]*)"
     r"(?: \((?:(?:[^\s()\[\]@]+@)?(?:(?P<rdns>[A-Za-z0-9][A-Za-z0-9_.-]*) )?\[(?P<ip>\d{1,3}(?:\.\d{1,3}){3})\]"
-    r"|(?P<ip2>\d{1,3}(?:\.\d{1,3}){3}))\))?"
+    r"(?: \(may be forged\))?|(?P<ip2>\d{1,3}(?:\.\d{1,3}){3}))\))?"
     r"|\[(?P<lit>\d{1,3}(?:\.\d{1,3}){3})\]) "
     r"|\((?P<lead>[^()\[\]]*)\) )?"
     r"by (?P<by>[A-Za-z0-9][A-Za-z0-9_.-]*)(?: \((?P<soft>[^()\[\]]*)\))?"
     r"(?: with (?P<with>[A-Za-z0-9]+)(?: \((?P<wsoft>[^()\[\]]*)\))?)?"
     r"(?: id (?P<id>[A-Za-z0-9._-]+))?"
     r"(?: for (?P<for><[^\s<>();]*>|[^\s<>();]+))?"
-    r"; " + _DATE_RE
+    r"; " + _DATE_BODY + r"(?: \((?P<tail>[^()\[\]]*)\))?\Z"
 )
 
 
@@ -522,9 +523,15 @@ def _classic(raw: str, n: int) -> Hop | None:
         if "(fetchmail-" in raw:
             return _pull(raw, n)
         return _other_fast(raw, n)
-    soft, wsoft, lead, from_, rdns_, ip, ip2, lit, by, w, id_, f, date_text = m.group(
-        "soft", "wsoft", "lead", "from", "rdns", "ip", "ip2", "lit", "by", "with", "id", "for", "date")
-    for c in (soft, wsoft, lead):
+    soft, wsoft, lead, tail, from_, rdns_, ip, ip2, lit, by, w, id_, f, date_text = m.group(
+        "soft", "wsoft", "lead", "tail", "from", "rdns", "ip", "ip2", "lit", "by", "with", "id", "for", "date")
+    envelope_from = None
+    if tail is not None and tail.lower().startswith(("envelope-from", "envelope-sender")):
+        envelope_from = tail.split(None, 1)[1].strip("<> ") or None if " " in tail.strip() else None
+        tail_checked = None
+    else:
+        tail_checked = tail
+    for c in (soft, wsoft, lead, tail_checked):
         if c is not None:
             low = c.lower()
             if low.startswith(("envelope-", "tls", "ssl", "using ", "version=")) or "cipher" in low or "helo" in low:
@@ -539,7 +546,8 @@ def _classic(raw: str, n: int) -> Hop | None:
     if tcp_ip is None and name is not None and (name[:1].isdigit() or ":" in name):
         tcp_ip = _ip_of(name)  # "from 192.0.2.1 by ...": the name is the address
     hop = Hop(n=n, raw=raw, date=when, problems=problems, from_name=name, ip=tcp_ip or lit, by_name=by_name,
-              with_=w.upper() if w else None, id=id_, for_=(f.strip("<>") or None) if f is not None else None)
+              with_=w.upper() if w else None, id=id_, for_=(f.strip("<>") or None) if f is not None else None,
+              envelope_from=envelope_from)
     if soft is not None and (soft[:1].isdigit() or soft.count(":") >= 2):
         for word in soft.split():
             ip = _ip_of(word)
@@ -547,7 +555,8 @@ def _classic(raw: str, n: int) -> Hop | None:
                 hop.by_ip = ip
                 break
     zone = date_text[date_text.index("(") + 1:-1] if date_text.endswith(")") else ""
-    hop.mta = mta_family(f"{lead or ''} {soft or ''} {wsoft or ''} {zone} {by} {w or ''}".lower() + " " + (by_name or ""),
+    hop.mta = mta_family(f"{lead or ''} {soft or ''} {wsoft or ''} {zone} {tail or ''} {by} {w or ''}".lower()
+                         + " " + (by_name or ""),
                          by_name, hop.with_, None)
     if name is None:
         return hop
