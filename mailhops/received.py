@@ -575,7 +575,7 @@ def _classic(raw: str, n: int) -> Hop | None:
 
 def _parse(value: str, n: int, classic: bool = True) -> Hop:
     raw = " ".join(value.split())
-    if classic and (raw[:5] == "from " or raw[:1] == "("):
+    if classic and (raw[:5] == "from " or raw[:1] == "(") and _MARK not in raw:
         hop = _classic(raw, n)
         if hop is not None:
             return _finish(hop)
