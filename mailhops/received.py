@@ -408,11 +408,12 @@ _CLASSIC = re.compile(
     r"(?:from (?:(?P<from>[A-Za-z0-9][A-Za-z0-9_.-]*)"
     r"(?: \((?:(?:[^\s()\[\]@]+@)?(?:(?P<rdns>[A-Za-z0-9][A-Za-z0-9_.-]*) )?\[(?P<ip>\d{1,3}(?:\.\d{1,3}){3})\]"
     r"(?: \(may be forged\))?|(?P<ip2>\d{1,3}(?:\.\d{1,3}){3}))\))?"
+    r"(?P<fromx>(?: \((?:using |No client certificate requested|[Aa]uthenticated)(?:[^()\\]|\([^()\\]*\))*\)){0,3})"
     r"|\[(?P<lit>\d{1,3}(?:\.\d{1,3}){3})\]) "
     r"|\((?P<lead>[^()\[\]]*)\) )?"
     r"by (?P<by>[A-Za-z0-9][A-Za-z0-9_.-]*)(?: \((?P<soft>[^()\[\]]*)\))?"
     r"(?: with (?P<with>[A-Za-z0-9]+)(?: \((?P<wsoft>[^()\[\]]*)\))?)?"
-    r"(?: id (?P<id>[A-Za-z0-9._-]+))?"
+    r"(?: id (?P<id>[A-Za-z0-9._-]+)(?: \((?P<idsoft>version=[^()\[\]]*)\))?)?"
     r"(?: for (?P<for><[^\s<>();]*>|[^\s<>();]+))?"
     r"; " + _DATE_BODY + r"(?: \((?P<tail>[^()\[\]]*)\))?\Z"
 )
@@ -523,8 +524,9 @@ def _classic(raw: str, n: int) -> Hop | None:
         if "(fetchmail-" in raw:
             return _pull(raw, n)
         return _other_fast(raw, n)
-    soft, wsoft, lead, tail, from_, rdns_, ip, ip2, lit, by, w, id_, f, date_text = m.group(
-        "soft", "wsoft", "lead", "tail", "from", "rdns", "ip", "ip2", "lit", "by", "with", "id", "for", "date")
+    soft, wsoft, lead, tail, from_, rdns_, ip, ip2, lit, by, w, id_, f, date_text, fromx, idsoft = m.group(
+        "soft", "wsoft", "lead", "tail", "from", "rdns", "ip", "ip2", "lit", "by", "with", "id", "for", "date", "fromx",
+        "idsoft")
     envelope_from = None
     if tail is not None and tail.lower().startswith(("envelope-from", "envelope-sender")):
         envelope_from = tail.split(None, 1)[1].strip("<> ") or None if " " in tail.strip() else None
@@ -548,6 +550,16 @@ def _classic(raw: str, n: int) -> Hop | None:
     hop = Hop(n=n, raw=raw, date=when, problems=problems, from_name=name, ip=tcp_ip or lit, by_name=by_name,
               with_=w.upper() if w else None, id=id_, for_=(f.strip("<>") or None) if f is not None else None,
               envelope_from=envelope_from)
+    if fromx:  # TLS and authentication comments of the FROM clause, read as the general parser reads them
+        info = _TcpInfo()
+        for c in _split_comments(fromx)[1]:
+            _read_from_comment(c, info)
+        hop.tls = info.tls
+        hop.auth = info.auth
+    if idsoft is not None and hop.tls is None:
+        t = _TLS.search(idsoft)
+        if t:
+            hop.tls = t.group(1)
     if soft is not None and (soft[:1].isdigit() or soft.count(":") >= 2):
         for word in soft.split():
             ip = _ip_of(word)
@@ -555,7 +567,7 @@ def _classic(raw: str, n: int) -> Hop | None:
                 hop.by_ip = ip
                 break
     zone = date_text[date_text.index("(") + 1:-1] if date_text.endswith(")") else ""
-    hop.mta = mta_family(f"{lead or ''} {soft or ''} {wsoft or ''} {zone} {tail or ''} {by} {w or ''}".lower()
+    hop.mta = mta_family(f"{lead or ''} {soft or ''} {wsoft or ''} {idsoft or ''} {zone} {tail or ''} {by} {w or ''}".lower()
                          + " " + (by_name or ""),
                          by_name, hop.with_, None)
     if name is None:

@@ -375,6 +375,16 @@ def test_fuzz_mutated_real_shapes_never_raise(value: str, seed: int, edits: int)
     "from pop.example.org [192.0.2.1] by localhost with IMAP (fetchmail-6.4.0) for <u@localhost> (single-drop); "
     "Mon, 2 Mar 2026 09:00:05 +0000 (UTC)",
     "from a.example.org (a.example.org [192.0.2.1]) by b.example.net (Postfix) with ESMTP id X3; Sun, 2 Mar 2026 09:00:05 +0000",
+    "from a.example.org (a.example.org [192.0.2.22]) (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) "
+    "key-exchange X25519 server-signature RSA-PSS (4096 bits) server-digest SHA256) (No client certificate requested) "
+    "by mx.example.org (Postfix) with ESMTPS id 4VsK1L2xyz for <bob@example.org>; Sat,  1 Jun 2024 10:00:05 +0200 (CEST)",
+    "from laptop (dsl.example.net [192.0.2.206]) (authenticated) by mail.example.net (8.11.6/8.11.6) with ESMTP id "
+    "g987hhf05624 for <list@example.net>; Tue, 8 Oct 2002 09:43:43 +0200",
+    "from a.example.org (a.example.org [192.0.2.1]) by b.example.net (8.12.5/8.12.5) with ESMTP id g6NFQHhY046384 "
+    "(version=TLSv1/SSLv3 cipher=EDH-DSS-DES-CBC3-SHA bits=168 verify=NO) for <c@example.net>; Tue, 23 Jul 2002 "
+    "10:26:18 -0500 (CDT) (envelope-from d@example.org)",
+    "from a.example.org (b.example.org [192.0.2.1] (may be forged)) by c.example.net (8.9.3/8.9.3) with ESMTP id X; "
+    "Sat, 20 Jul 2002 09:46:41 +0100",
 ])
 def test_fast_paths_agree_with_the_general_parser(value: str) -> None:
     from mailhops.received import _parse
