@@ -10,7 +10,10 @@ nothing; the comments are then read for what each MTA family keeps there: the TC
 ``(HELO name) (192.0.2.1)`` in qmail, ``(192.0.2.1)`` in Exchange), TLS, the authenticated sender and
 the software that names the MTA family. The parser splits on parentheses, ``;`` and white space with
 ``str`` methods and never backtracks, so its cost is linear in the length of the header, and it never
-raises: what it cannot read goes into ``hop.problems``.
+raises: what it cannot read goes into ``hop.problems``. The most common shapes (Postfix, Sendmail,
+fetchmail, qmail, Exim 3) are first tried with a few regular expressions free of ambiguous repetition;
+they give exactly what the general parser gives (the tests check it on every header of the development
+corpus) and only save time.
 
 >>> hop = parse_received("from mail.example.org (mail.example.org [192.0.2.1]) by mx.example.net "
 ...     "(Postfix) with ESMTPS id 4ABC123 for <bob@example.net>; Mon, 2 Mar 2026 09:00:05 +0000")
