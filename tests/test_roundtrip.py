@@ -41,3 +41,6 @@ def test_round_trip(name: str, seed: int) -> None:
     want = [{k: h.to_dict()[k] for k in KEYS} for h in reference.hops]
     assert got == want
     assert all(not h.problems for h in analyzed.hops), [h.problems for h in analyzed.hops]
+    from mailhops.headers import count_hops
+
+    assert analyzed.summary["hops"] == count_hops(message)  # the lessons' hop count, both ways
