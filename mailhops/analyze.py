@@ -214,7 +214,8 @@ def _analyze_text(text: str, data: bytes | None, notes: list[str]) -> Journey:
         [value for name, value in headers if name.lower() == "x-received"][:MAX_HOPS]))]
 
     dated = [h.date for h in hops if h.date is not None]
-    transit = (max(dated) - min(dated)).total_seconds() if len(dated) >= 2 else (0.0 if dated else None)
+    # from the oldest dated stamp to the newest (the sum of the hop delays; negative if the clocks disagree)
+    transit = (dated[-1] - dated[0]).total_seconds() if dated else None
     hop_count = sum(1 for name, _ in headers if name.lower() in HOP_HEADERS)
     auth = analyze_auth(headers, newest_first_by)
 

@@ -115,7 +115,7 @@ def test_negative_delay_is_flagged_not_hidden() -> None:
     assert j.hops[1].delay_s == -30.0
     assert any("30 s before hop 1" in p and "clock skew" in p for p in j.hops[1].problems)
     assert j.summary["negative_delays"] == 1
-    assert j.summary["transit_s"] == 30.0
+    assert j.summary["transit_s"] == -30.0  # the sum of the delays, not hidden
 
 
 def test_hop_count_follows_the_lessons() -> None:
