@@ -251,6 +251,8 @@ def _angle(value: str | None) -> str | None:
     if value is None:
         return None
     value = " ".join(value.split()).strip()
+    if value.startswith("<>"):
+        return ""  # the null reverse-path: a bounce
     if "<" in value:
         value = value[value.find("<") + 1:value.rfind(">") if ">" in value else None]
     return value or None

@@ -204,6 +204,14 @@ def _ip_of(token: str) -> str | None:
     return None
 
 
+def _path(text: str) -> str | None:
+    """The address in ``<a@example.org>``; ``""`` for the null reverse-path ``<>`` that bounces carry."""
+    text = text.strip()
+    if text.startswith("<>"):
+        return ""
+    return text.strip("<> ") or None
+
+
 def _clean_name(token: str) -> str | None:
     t = token.strip().rstrip(".,;").lower()
     return t or None
@@ -249,7 +257,7 @@ def _read_from_comment(text: str, info: _TcpInfo) -> None:
     if low.startswith("envelope-sender") or low.startswith("envelope-from"):
         parts = stripped.split(None, 1)
         if len(parts) == 2 and info.envelope_from is None:
-            info.envelope_from = parts[1].strip("<> ") or None
+            info.envelope_from = _path(parts[1])
         return
     if low in ("may be forged", "no client certificate requested") or low.startswith("client certificate"):
         return
@@ -532,7 +540,7 @@ def _classic(raw: str, n: int) -> Hop | None:
         "idsoft")
     envelope_from = None
     if tail is not None and tail.lower().startswith(("envelope-from", "envelope-sender")):
-        envelope_from = tail.split(None, 1)[1].strip("<> ") or None if " " in tail.strip() else None
+        envelope_from = _path(tail.split(None, 1)[1]) if " " in tail.strip() else None
         tail_checked = None
     else:
         tail_checked = tail
@@ -797,7 +805,7 @@ def _parse(value: str, n: int, classic: bool = True) -> Hop:
         lc = c.lower()
         if lc.startswith(("envelope-from", "envelope-sender")):
             if hop.envelope_from is None and " " in c.strip():
-                hop.envelope_from = c.split(None, 1)[1].strip("<> ") or None
+                hop.envelope_from = _path(c.split(None, 1)[1])
         elif hop.tls is None and (lc.startswith(("tls", "ssl", "using ", "version=")) or "cipher" in lc):
             m = _TLS.search(c)
             if m:

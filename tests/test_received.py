@@ -299,6 +299,14 @@ def test_with_stops_at_version_strings(value: str, with_: str) -> None:
     assert parse_received(value).with_ == with_
 
 
+def test_null_sender_is_kept_as_empty_path() -> None:
+    hop = parse_received("from mx.example.org ([192.0.2.25]) by imap.example.org with LMTP id 5EPfeJVYhn9bqR+vegJCBA "
+                         "(envelope-from <>) for <alice@example.org>; Mon, 02 Mar 2026 11:11:53 +0100")
+    assert hop.envelope_from == ""
+    assert parse_received("from a.example.org (a.example.org [192.0.2.1]) by b.example.org (8.12.5/8.12.5) with ESMTP "
+                          "id X; Mon, 2 Mar 2026 09:00:05 +0000 (envelope-from <>)").envelope_from == ""
+
+
 def test_header_wrapped_in_brackets() -> None:
     hop = parse_received("[from a.example.org (a.example.org [192.0.2.101]) by b.example.org (gate 2.1) with ESMTP "
                          "id BAA25720 for <list@example.org>; Wed, 28 Aug 2002 01:29:22 -0700 (MST)]")
