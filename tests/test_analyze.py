@@ -225,3 +225,13 @@ def test_a_file_name_string_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert _fields(analyze("m.eml")) == EXPECTED
     j = analyze("missing.eml")
     assert j.hops == [] and "no such file" in j.summary["message_problems"][0]
+
+
+@settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list("Received:from by with id for via ()[]<>;@.\r\n\t 0123456789:+-abcMonJan")),
+               max_size=1500))
+def test_fuzz_header_like_text(text: str) -> None:
+    j = analyze(text)
+    d = to_json_dict(j)
+    json.dumps(d)
+    assert len(d["hops"]) == d["summary"]["received"]
