@@ -5,8 +5,9 @@ from the bottom up replays the journey: hop 1 is the bottom-most (oldest) header
 takes a whole message or only its header block (str, bytes or a path), tolerates what copy and paste
 does to headers (CRLF or LF, folded lines that lost their indentation, an mbox ``From`` line, a
 missing blank line before the body) and never raises on what it reads: a header it cannot read is
-returned with its ``raw`` text and a list of ``problems``. Nothing leaves the machine: no name or
-address found is looked up.
+returned with its ``raw`` text and a list of ``problems``. For a bounce (an RFC 3464 delivery status
+notification), ``summary["returned_message"]`` adds why it failed and the route of the returned message,
+read from the headers it carries. Nothing leaves the machine: no name or address found is looked up.
 
 >>> j = analyze('''Received: from mx.example.net (mx.example.net [192.0.2.20])
 ...  by mailbox.example.net (Postfix) with LMTP id 7F3A2B; Mon, 2 Mar 2026 09:00:07 +0000
@@ -24,6 +25,8 @@ address found is looked up.
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
 import json
 import os
 import re
@@ -226,6 +229,9 @@ def _analyze_text(text: str, data: bytes | None, notes: list[str]) -> Journey:
         journey.outcome = Outcome("delivered", "2.0.0", "The message reached the mailbox this copy was taken from.",
                                   mailbox=journey.envelope_to, server=hops[-1].by_name)
     journey.auth = auth
+    returned = _returned_message(headers, text)
+    if returned is not None and returned.get("problem"):
+        message_problems.append(returned.pop("problem"))
     journey.notes = list(message_problems)
     hop_problems = sum(len(h.problems) for h in hops)
     journey.summary = {
@@ -244,7 +250,49 @@ def _analyze_text(text: str, data: bytes | None, notes: list[str]) -> Journey:
         "message_problems": message_problems,
         "unparsed": sum(1 for h in hops if not (h.from_name or h.ip or h.by_name or h.date)),
     }
+    if returned is not None:
+        journey.summary["returned_message"] = returned
     return journey
+
+
+_DSN_FIELDS = {"final-recipient": "final_recipient", "original-recipient": "original_recipient", "action": "action",
+               "status": "status", "diagnostic-code": "diagnostic", "remote-mta": "remote_mta", "reporting-mta": "reporting_mta"}
+
+
+def _returned_message(headers: list[tuple[str, str]], text: str) -> dict[str, Any] | None:
+    """For a bounce (RFC 3464 ``multipart/report``): the delivery status and the route of the returned message.
+
+    The returned message's headers travel inside the bounce (``message/rfc822`` or ``text/rfc822-headers``),
+    so its own Received headers tell where the original went before it failed.
+    """
+    content_type = next((v for name, v in headers if name.lower() == "content-type"), "")
+    if "multipart/report" not in content_type.lower() or len(text) > 10_000_000:
+        return None
+    result: dict[str, Any] = {}
+    try:
+        msg = email.message_from_string(text, policy=email.policy.compat32)
+        for part in msg.walk():
+            kind = part.get_content_type()
+            if kind == "message/delivery-status":
+                blocks = part.get_payload()
+                for block in blocks if isinstance(blocks, list) else []:
+                    for name, key in _DSN_FIELDS.items():
+                        value = block.get(name)
+                        if value is not None and key not in result:
+                            result[key] = " ".join(str(value).split())
+            elif kind in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers") and "hops" not in result:
+                if kind == "message/rfc822" and isinstance(part.get_payload(), list) and part.get_payload():
+                    inner = part.get_payload()[0]
+                    received = [str(v) for v in inner.get_all("Received", [])]
+                else:
+                    payload = part.get_payload(decode=True) or b""
+                    inner_headers, _ = split_headers(payload.decode("utf-8", "replace"))
+                    received = [v for name, v in inner_headers if name.lower() == "received"]
+                result["received"] = len(received)
+                result["hops"] = [_hop_json(h) for h in hops_from_received(received)]
+    except Exception as err:  # a malformed report is a problem to show, not a crash  # noqa: BLE001
+        result["problem"] = f"the bounce's report could not be read ({type(err).__name__})"
+    return result or None
 
 
 def _angle(value: str | None) -> str | None:
@@ -321,6 +369,17 @@ def journey_table(journey: Journey, width: int = 40) -> str:
     transit = s.get("transit_s")
     lines.append(f"{count} hop{'s' if count != 1 else ''}, transit time {_fmt_delay(transit) if transit is not None else 'unknown'}."
                  + (f" Message problems: {'; '.join(s['message_problems'])}." if s.get("message_problems") else ""))
+    returned = s.get("returned_message")
+    if returned:
+        status = " ".join(x for x in (returned.get("action"), returned.get("status")) if x)
+        who = (returned.get("final_recipient") or "").split(";")[-1].strip()
+        why = returned.get("diagnostic")
+        lines.append(f"This is a bounce ({status or 'no delivery status'}{' for ' + who if who else ''})"
+                     + (f": {why}." if why else "."))
+        if returned.get("hops"):
+            last = returned["hops"][-1]
+            lines.append(f"The returned message had crossed {len(returned['hops'])} hop(s), the last one into "
+                         f"{last.get('by_name') or 'an unnamed server'}.")
     a = journey.auth or {}
     lines.append(f"Authentication: {a.get('conclusion', 'not analyzed')}")
     if a.get("results") or a.get("untrusted"):

@@ -235,3 +235,21 @@ def test_fuzz_header_like_text(text: str) -> None:
     d = to_json_dict(j)
     json.dumps(d)
     assert len(d["hops"]) == d["summary"]["received"]
+
+
+def test_bounce_text_says_why() -> None:
+    scenarios = pytest.importorskip("mailhops.scenarios")
+    journey = scenarios.run("unknown-user")
+    out = journey_table(analyze(journey.bounce.message))
+    assert "This is a bounce (failed 5.1.1 for " in out
+    assert "User unknown" in out
+    assert "The returned message had crossed 1 hop(s), the last one into smtp.example.org." in out
+
+
+def test_broken_report_is_a_problem_not_a_crash() -> None:
+    text = ("Received: from a.example.org by b.example.org; Mon, 2 Mar 2026 09:00:05 +0000\n"
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=\"x\"\n\n--x\n"
+            "Content-Type: message/delivery-status\n\n((((\n--x--\n")
+    j = analyze(text)
+    assert len(j.hops) == 1
+    assert isinstance(j.summary.get("returned_message", {}), dict)

@@ -44,3 +44,14 @@ def test_round_trip(name: str, seed: int) -> None:
     from mailhops.headers import count_hops
 
     assert analyzed.summary["hops"] == count_hops(message)  # the lessons' hop count, both ways
+
+
+@pytest.mark.parametrize("name", [n for n in scenarios.names()
+                                  if scenarios.run(n).bounce is not None and scenarios.run(n).bounce.message])
+def test_a_bounce_gives_back_the_route_of_the_returned_message(name: str) -> None:
+    """The bounce carries the original's headers (RFC 3464/6522): their route is the original journey's."""
+    journey = scenarios.run(name)
+    returned = analyze(journey.bounce.message).summary["returned_message"]
+    assert returned["action"] == "failed" and returned["status"].startswith("5.")
+    assert [{k: h[k] for k in KEYS} for h in returned["hops"]] == [
+        {k: h.to_dict()[k] for k in KEYS} for h in journey.hops]
