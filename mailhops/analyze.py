@@ -374,7 +374,8 @@ def journey_table(journey: Journey, width: int = 40) -> str:
         status = " ".join(x for x in (returned.get("action"), returned.get("status")) if x)
         who = (returned.get("final_recipient") or "").split(";")[-1].strip()
         why = returned.get("diagnostic")
-        lines.append(f"This is a bounce ({status or 'no delivery status'}{' for ' + who if who else ''})"
+        what = "a bounce" if (returned.get("action") or "failed").lower() == "failed" else "a delivery report"
+        lines.append(f"This is {what} ({status or 'no delivery status'}{' for ' + who if who else ''})"
                      + (f": {why}." if why else "."))
         if returned.get("hops"):
             last = returned["hops"][-1]
