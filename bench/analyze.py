@@ -87,6 +87,8 @@ def adversarial_blocks() -> dict[str, str]:
         "many_x_received": "X-Received: by 2001:db8::1 with SMTP id a; 2 Mar 2026 09:00:05 +0000\n" * (MB // 70),
         "ipv6_like": "Received: from a (" + "1:2:3:4:5:6:7:8 " * (MB // 16) + ") by b; 2 Mar 2026 09:00:05 +0000\n\n",
         "binary_noise": bytes(range(256)).decode("latin-1") * (MB // 256),
+        "bounce_report_parts": "Content-Type: multipart/report; boundary=x\n\n"
+                               + "--x\nContent-Type: message/rfc822\n\nReceived: a\n\n" * (MB // 50),
     }
 
 

@@ -268,6 +268,8 @@ def _returned_message(headers: list[tuple[str, str]], text: str) -> dict[str, An
     content_type = next((v for name, v in headers if name.lower() == "content-type"), "")
     if "multipart/report" not in content_type.lower() or len(text) > 10_000_000:
         return None
+    if text.count("\n--") > 1000:  # a report has a handful of parts; thousands are an attack, not a bounce
+        return {"problem": "the bounce's report has too many parts to be read"}
     result: dict[str, Any] = {}
     try:
         msg = email.message_from_string(text, policy=email.policy.compat32)
