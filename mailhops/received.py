@@ -44,7 +44,6 @@ KEYWORDS = frozenset({"from", "by", "via", "with", "id", "for"})
 _MARK = "\x00"  # stands for a comment in the top-level text: "\x00<index>"
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}\Z")
 _IPV6 = re.compile(r"[0-9A-Fa-f:]{2,39}(?:\.\d{1,3}){0,3}(?:%\w{1,20})?\Z")
-_HOSTLIKE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})\Z")
 _TLS = re.compile(r"\b(TLS[v_ -]?\d(?:[._]\d)?|SSLv\d|TLS)\b", re.IGNORECASE)
 #: what MTAs write in place of a reverse-DNS name they could not find
 _NO_RDNS = frozenset({"unknown", "unverified"})
