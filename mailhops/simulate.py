@@ -159,8 +159,10 @@ class _Walk:
             lines.append(SmtpLine("S", str(srv.accepted_reply(server, qid, env.rcpt, self.clock, msg_id))))
             lines += [SmtpLine("C", "QUIT"), SmtpLine("S", "221 2.0.0 Bye")]
         self.n = n
-        hop.ip, hop.helo, hop.rdns = ip, helo, rdns
-        hop.from_name = srv.from_name_of(srv.flavour(server, session), helo, rdns)
+        hop.ip, hop.rdns = ip, rdns
+        hop.helo = None if http else helo  # a browser says no HELO
+        hop.mta = srv.flavour(server, session)
+        hop.from_name = srv.from_name_of(hop.mta, helo, rdns)
         hop.with_ = srv.with_word(server, session)
         hop.id = qid
         hop.for_ = None if server.mta == "exchange" and not lmtp else (env.rcpt if not http else None)
