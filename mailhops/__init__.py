@@ -44,7 +44,6 @@ __all__ = [
     "TopologyError",
     "UnknownScenarioError",
     "User",
-    "analyze",
     "count_hops",
     "export",
     "export_frames",
@@ -70,10 +69,6 @@ def __getattr__(name: str):  # lazy: keeps `import mailhops` fast (graphviz, ipy
         from . import render
 
         return getattr(render, name)
-    if name == "analyze":
-        from .analyze import analyze
-
-        return analyze
     if name in ("run_scenario", "scenario_names", "get_scenario"):
         from . import scenarios
 

@@ -8,12 +8,13 @@ the domain's own address as an *implicit MX* when it has no MX record, and RFC 7
 
 >>> from mailhops.scenarios import get
 >>> dns_view = TopologyDNS(get("mx-fallback").build())
->>> print(dns_view.zone_text("example.net"))  # doctest: +NORMALIZE_WHITESPACE
+>>> print(dns_view.zone_text("example.net").rstrip())  # doctest: +NORMALIZE_WHITESPACE
 $ORIGIN example.net.
 @ 3600 IN SOA ns hostmaster 1 3600 900 604800 300
 @ 3600 IN NS ns
 @ 3600 IN MX 10 mx1
 @ 3600 IN MX 20 mx2
+@ 3600 IN TXT "v=spf1 -all"
 imap 3600 IN A 198.51.100.143
 mx1 3600 IN A 198.51.100.25
 mx2 3600 IN A 198.51.100.26
@@ -113,6 +114,9 @@ class TopologyDNS:
             if dom.a is not None:
                 kind = "AAAA" if ":" in dom.a else "A"
                 add(dom.name, dom.name, f"{kind} {dom.a}")
+            record = self.spf_record(dom.name)
+            if record is not None:
+                add(dom.name, dom.name, f'TXT "{record}"')
         reverse: list[str] = []
         for server in self.topology.servers.values():
             zone = self._zone_for(server.name)
@@ -136,6 +140,18 @@ class TopologyDNS:
             self._texts["arpa"] = text
             self.zones["arpa"] = dns.zone.from_text(text, origin="arpa.", relativize=False, check_origin=False)
 
+    def spf_record(self, domain: str) -> str | None:
+        """The SPF policy the topology publishes for ``domain`` (``"auto"``: its sending servers, then ``-all``)."""
+        dom = self.topology.domains.get(domain)
+        if dom is None or dom.spf is None:
+            return None
+        if dom.spf != "auto":
+            return dom.spf
+        senders = [s for s in self.topology.servers.values()
+                   if s.domain == domain and s.role in ("submission", "relay", "forwarder")]
+        mechanisms = [f"ip6:{s.ip}" if ":" in s.ip else f"ip4:{s.ip}" for s in senders]
+        return " ".join(["v=spf1", *mechanisms, "-all"])
+
     # -- questions ------------------------------------------------------------------------------
     def zone_text(self, origin: str) -> str:
         """The zone as a zone file (what a teacher would put in BIND), records sorted by name."""
@@ -157,6 +173,47 @@ class TopologyDNS:
         except KeyError:
             return None, False
         return node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype)), True
+
+    def txt(self, name: str) -> list[str]:
+        """The TXT strings published at ``name`` (each record's strings joined, as SPF reads them)."""
+        rds, _ = self._rdataset(name, "TXT")
+        if rds is None:
+            return []
+        return [b"".join(r.strings).decode("utf-8", "replace") for r in rds]
+
+    def spf(self, ip: str, domain: str) -> tuple[str, str]:
+        """Check ``ip`` against ``domain``'s SPF record (RFC 7208): (result, the mechanism that decided).
+
+        Understands ``ip4``, ``ip6``, ``a``, ``mx`` and ``all`` with their qualifiers, which is all the
+        records a topology publishes; ``none`` when the domain has no SPF record.
+        """
+        records = [t for t in self.txt(domain) if t.lower().startswith("v=spf1")]
+        if len(records) != 1:
+            return ("none" if not records else "permerror"), ""
+        results = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
+        address = ipaddress.ip_address(ip)
+        for term in records[0].split()[1:]:
+            qualifier = term[0] if term[0] in results else "+"
+            mech = term[1:] if term[0] in results else term
+            name, _, arg = mech.partition(":")
+            name = name.lower()
+            if name == "all":
+                matched = True
+            elif name in ("ip4", "ip6"):
+                try:
+                    matched = address in ipaddress.ip_network(arg, strict=False)
+                except ValueError:
+                    return "permerror", term
+            elif name == "a":
+                matched = ip in self.addresses(arg or domain)
+            elif name == "mx":
+                hosts = [h for _, h in self.mx_candidates(arg or domain, random.Random(0)).candidates]
+                matched = any(ip in self.addresses(h) for h in hosts)
+            else:
+                continue
+            if matched:
+                return results[qualifier], term
+        return "neutral", ""
 
     def addresses(self, host: str) -> list[str]:
         """A and AAAA records of ``host`` (empty when it has none)."""
@@ -212,6 +269,24 @@ def order_mx(domain: str, records: list[tuple[int, str]], rng: random.Random, *,
         if own:
             ordered = [(p, h) for p, h in ordered if p < own[0]]
     return MXAnswer(domain, "mx", ordered, text)
+
+
+_CACHE: dict[tuple, TopologyDNS] = {}
+
+
+def dns_for(topology: Topology) -> TopologyDNS:
+    """The topology's DNS zones, built once per distinct set of domains, hosts and MX records."""
+    key = (
+        tuple((d.name, d.null_mx, d.a, d.spf) for d in topology.domains.values()),
+        tuple((s.name, s.ip, s.ipv6, s.domain, s.mx_preference, s.rdns, s.role) for s in topology.servers.values()),
+    )
+    found = _CACHE.get(key)
+    if found is None:
+        if len(_CACHE) > 256:
+            _CACHE.clear()
+        found = _CACHE[key] = TopologyDNS(topology)
+    found.topology = topology
+    return found
 
 
 def live_mx(domain: str, *, timeout: float = 3.0, nameserver: str | None = None) -> list[tuple[int, str]]:

@@ -29,6 +29,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
 from . import headers as hdr
+from .dns import dns_for
 from .topology import Server, Topology, domain_of
 
 _B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -377,6 +378,8 @@ def stamp(
     if server.role == "mailbox" and session.lmtp:
         fields.append(f"Return-Path: <{envelope.mail_from}>")
         fields.append(f"Delivered-To: {envelope.rcpt}")
+    if is_inbound_boundary(server, session):
+        fields.extend(spf_headers(topology, server, session, envelope))
     if server.spam_threshold is not None and server.spam_action != "reject":
         score, tests = spam_score(message)
         fields.extend(hdr.spam_headers(score, server.spam_threshold, tests, server.name))
@@ -387,6 +390,48 @@ def stamp(
         fields.append("X-MS-Exchange-Organization-AuthAs: " + ("Internal" if session.client and session.client.domain == server.domain else "Anonymous"))
     fields.append(received)
     return hdr.prepend(message, fields), fields
+
+
+def is_inbound_boundary(server: Server, session: Session) -> bool:
+    """Is this the hand-off where mail enters the server's organisation from outside (an MX receiving it)?"""
+    if session.auth_user is not None or session.lmtp or session.http or server.mx_preference is None:
+        return False
+    return session.client is None or session.client.domain != server.domain
+
+
+_SPF_WORDS = {
+    "pass": "domain of {who} designates {ip} as permitted sender",
+    "fail": "domain of {who} does not designate {ip} as permitted sender",
+    "softfail": "domain of transitioning {who} does not designate {ip} as permitted sender",
+    "neutral": "{ip} is neither permitted nor denied by domain of {who}",
+    "none": "domain of {who} does not provide an SPF record",
+    "permerror": "domain of {who} publishes a broken SPF record",
+}
+
+
+def spf_headers(topology: Topology, server: Server, session: Session, envelope: Envelope) -> list[str]:
+    """Received-SPF (RFC 7208 §9.1) and Authentication-Results (RFC 8601) as an MX writes them.
+
+    The SPF check asks whether the connecting IP may send for the envelope sender's domain (for a bounce,
+    with its null sender, the HELO name's). In the live mode every host sits on 127.0.0.1, so the check
+    uses the address the client has in the topology.
+    """
+    ip = session.client.ip if session.client is not None else session.client_ip
+    helo = session.helo.strip("[]")
+    if envelope.mail_from:
+        who, domain, prop = envelope.mail_from, domain_of(envelope.mail_from), f"smtp.mailfrom={envelope.mail_from}"
+    else:
+        who, domain, prop = f"postmaster@{helo}", helo.lower(), f"smtp.helo={helo}"
+    result, _term = dns_for(topology).spf(ip, domain)
+    comment = _SPF_WORDS[result].format(who=who, ip=ip)
+    return [
+        f"Received-SPF: {result} ({server.name}: {comment}){_CRLF}\treceiver={server.name}; client-ip={ip}; "
+        f'envelope-from="{envelope.mail_from}"; helo={helo};',
+        f"Authentication-Results: {server.name};{_CRLF}\tspf={result} {prop}",
+    ]
+
+
+_CRLF = "\r\n"
 
 
 # -- routing ------------------------------------------------------------------------------------

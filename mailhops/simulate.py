@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 from . import headers as hdr
 from . import servers as srv
-from .dns import TopologyDNS
+from .dns import dns_for
 from .errors import TopologyError
 from .journey import Hop, Journey, Lookup, Outcome, SmtpLine
 from .servers import Envelope, Reply, Session
@@ -54,24 +54,6 @@ class _State:
     server: Server
     envelope: Envelope
     message: bytes
-
-
-_DNS_CACHE: dict[tuple, TopologyDNS] = {}
-
-
-def dns_for(topology: Topology) -> TopologyDNS:
-    """The topology's DNS zones, built once per distinct set of domains, hosts and MX records."""
-    key = (
-        tuple((d.name, d.null_mx, d.a) for d in topology.domains.values()),
-        tuple((s.name, s.ip, s.ipv6, s.domain, s.mx_preference, s.rdns) for s in topology.servers.values()),
-    )
-    found = _DNS_CACHE.get(key)
-    if found is None:
-        if len(_DNS_CACHE) > 256:
-            _DNS_CACHE.clear()
-        found = _DNS_CACHE[key] = TopologyDNS(topology)
-    found.topology = topology
-    return found
 
 
 class _Walk:

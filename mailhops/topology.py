@@ -177,13 +177,15 @@ class User:
 
 @dataclass
 class Domain:
-    """A mail domain. ``mx`` lists (preference, host) pairs; set ``null_mx`` for RFC 7505's ``0 .``;
-    ``aliases`` maps local addresses to the address they expand to."""
+    """A mail domain. Set ``null_mx`` for RFC 7505's ``0 .``; ``aliases`` maps local addresses to the
+    address they expand to; ``spf`` is the domain's SPF record (RFC 7208): ``"auto"`` publishes
+    ``v=spf1 ip4:... -all`` listing the domain's sending servers, ``None`` publishes no SPF record."""
 
     name: str
     null_mx: bool = False
     aliases: dict[str, str] = field(default_factory=dict)
     a: str | None = None
+    spf: str | None = "auto"
 
     def __repr__(self) -> str:
         return f"Domain({self.name!r})"

@@ -78,3 +78,19 @@ def test_live_lookup_failure_is_a_sentence_not_a_verdict() -> None:
     text = str(err.value)
     assert "example.org" in text and "\n" not in text
     assert "offline" in text or "connection" in text
+
+
+def test_spf_records_are_txt_in_the_zone_and_evaluated() -> None:
+    t = _topo([10])
+    t.add_server("out.example.net", "relay", "198.51.100.99", domain="example.net")
+    d = TopologyDNS(t)
+    assert d.txt("example.net") == ["v=spf1 ip4:198.51.100.99 -all"]
+    assert d.spf("198.51.100.99", "example.net") == ("pass", "ip4:198.51.100.99")
+    assert d.spf("192.0.2.1", "example.net") == ("fail", "-all")
+    assert d.spf("192.0.2.1", "nowhere.example") == ("none", "")
+    t.domains["example.net"].spf = "v=spf1 mx ~all"
+    d = TopologyDNS(t)
+    assert d.spf("198.51.100.10", "example.net") == ("pass", "mx")
+    assert d.spf("198.51.100.99", "example.net") == ("softfail", "~all")
+    t.domains["example.net"].spf = None
+    assert TopologyDNS(t).txt("example.net") == []

@@ -234,3 +234,38 @@ def test_scenario_registry_is_complete() -> None:
     required = {"three-hops", "webmail", "mx-fallback", "spam-rejected", "spam-accept-then-bounce", "spam-dropped",
                 "spam-to-junk", "unknown-user", "forwarding", "forwarding-loop", "enterprise", "migration", "deferred"}
     assert required <= set(SCENARIOS)
+
+
+def test_mx_checks_spf_and_writes_rfc_headers() -> None:
+    msg = run("three-hops").final_message()
+    assert str(msg["Received-SPF"]).startswith("pass (mx.example.net: domain of alice@example.org designates 192.0.2.25")
+    assert " ".join(str(msg["Authentication-Results"]).split()) == "mx.example.net; spf=pass smtp.mailfrom=alice@example.org"
+
+
+def test_forwarding_breaks_spf_at_the_final_mx() -> None:
+    msg = run("forwarding").final_message()
+    results = [" ".join(str(v).split()) for v in msg.get_all("Authentication-Results")]
+    # newest first: the final MX sees the forwarder's address, which example.org's SPF does not list
+    assert results == ["mx.example.net; spf=fail smtp.mailfrom=alice@example.org",
+                       "mx.alumni.example.edu; spf=pass smtp.mailfrom=alice@example.org"]
+
+
+def test_forged_sender_fails_spf() -> None:
+    j = run("spam-accept-then-bounce")
+    mx_hop = next(h for h in j.hops if h.by_name == "mx.example.net")
+    assert any(f.startswith("Received-SPF: fail (mx.example.net: domain of alice@example.org does not designate "
+                            "203.0.113.99") for f in mx_hop.added_headers)
+
+
+def test_bounce_spf_uses_the_helo_name() -> None:
+    j = run("forwarding-loop")
+    bounce_msg = j.bounce.final_message()
+    assert "smtp.helo=" in " ".join(str(bounce_msg["Authentication-Results"]).split())
+
+
+def test_analyzer_trusts_only_the_final_mx_spf_result() -> None:
+    from mailhops.analyze import analyze
+
+    auth = analyze(run("forwarding").message).auth
+    assert auth["trusted_authserv_id"] == "mx.example.net" and auth["spf"] == "fail"
+    assert [u["authserv_id"] for u in auth["untrusted"]] == ["mx.alumni.example.edu"]

@@ -111,7 +111,9 @@ def test_header_html_marks_the_new_lines() -> None:
     journey = sc.run("three-hops")
     view.show(journey, 2)
     assert "mailhops-headers" in view._dom_classes
-    assert view.value.count("mh-new") == 1 and 'data-hop="2"' in view.value
+    added = len(journey.hops[1].added_headers)  # Received-SPF, Authentication-Results and Received at the MX
+    assert added == 3
+    assert view.value.count("mh-new") == added and 'data-hop="2"' in view.value
     assert "by mx.example.net" in html.unescape(view.value)
     assert "by imap.example.net" not in html.unescape(view.value)
 
