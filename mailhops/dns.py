@@ -83,6 +83,8 @@ class TopologyDNS:
         self.zones: dict[str, dns.zone.Zone] = {}
         self._texts: dict[str, str] = {}
         self._ptr: dict[str, str | None] = {}
+        self._spf: dict[tuple[str, str], tuple[str, str]] = {}
+        self._mx: dict[str, list[tuple[int, str]]] = {}
         self._build()
 
     # -- building -------------------------------------------------------------------------------
@@ -187,6 +189,12 @@ class TopologyDNS:
         Understands ``ip4``, ``ip6``, ``a``, ``mx`` and ``all`` with their qualifiers, which is all the
         records a topology publishes; ``none`` when the domain has no SPF record.
         """
+        key = (ip, domain)
+        if key not in self._spf:
+            self._spf[key] = self._check_spf(ip, domain)
+        return self._spf[key]
+
+    def _check_spf(self, ip: str, domain: str) -> tuple[str, str]:
         records = [t for t in self.txt(domain) if t.lower().startswith("v=spf1")]
         if len(records) != 1:
             return ("none" if not records else "permerror"), ""
@@ -241,9 +249,11 @@ class TopologyDNS:
         back down to the primaries' level and loop.
         """
         domain = domain.lower().rstrip(".")
-        rds, _ = self._rdataset(domain, "MX")
-        if rds is not None and len(rds):
-            records = [(r.preference, r.exchange.to_text().rstrip(".").lower()) for r in rds]
+        if domain not in self._mx:
+            rds, _ = self._rdataset(domain, "MX")
+            self._mx[domain] = [(r.preference, r.exchange.to_text().rstrip(".").lower()) for r in rds] if rds else []
+        records = self._mx[domain]
+        if records:
             return order_mx(domain, records, rng, asking=asking)
         if self.addresses(domain):
             return MXAnswer(domain, "implicit", [(0, domain)], [f"{domain}. A {a}" for a in self.addresses(domain)])

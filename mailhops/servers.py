@@ -29,7 +29,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
 from . import headers as hdr
-from .dns import dns_for
+from .dns import TopologyDNS, dns_for
 from .topology import Server, Topology, domain_of
 
 _B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -150,9 +150,11 @@ def queue_id(server: Server, rng: random.Random, when: datetime) -> str | None:
 
 def greeting(server: Server, when: datetime, *, lmtp: bool = False) -> Reply:
     """The 220 banner the server sends when a client connects."""
-    date = hdr.rfc5322_date(when.astimezone(tz_of(server)))
     if lmtp or server.mta == "dovecot":
         return Reply(220, "", f"{server.name} Dovecot ready.")
+    if server.mta == "postfix":
+        return Reply(220, "", f"{server.name} ESMTP Postfix")
+    date = hdr.rfc5322_date(when.astimezone(tz_of(server)))
     texts = {
         "postfix": f"{server.name} ESMTP Postfix",
         "exim": f"{server.name} ESMTP Exim 4.98 {date}",
@@ -343,6 +345,7 @@ def stamp(
     when: datetime,
     qid: str | None,
     rng: random.Random,
+    dns_view: TopologyDNS | None = None,
 ) -> tuple[bytes, list[str]]:
     """Prepend the header fields ``server`` adds on accepting ``message``; return (new message, fields added).
 
@@ -379,7 +382,7 @@ def stamp(
         fields.append(f"Return-Path: <{envelope.mail_from}>")
         fields.append(f"Delivered-To: {envelope.rcpt}")
     if is_inbound_boundary(server, session):
-        fields.extend(spf_headers(topology, server, session, envelope))
+        fields.extend(spf_headers(topology, server, session, envelope, dns_view))
     if server.spam_threshold is not None and server.spam_action != "reject":
         score, tests = spam_score(message)
         fields.extend(hdr.spam_headers(score, server.spam_threshold, tests, server.name))
@@ -409,7 +412,8 @@ _SPF_WORDS = {
 }
 
 
-def spf_headers(topology: Topology, server: Server, session: Session, envelope: Envelope) -> list[str]:
+def spf_headers(topology: Topology, server: Server, session: Session, envelope: Envelope,
+                dns_view: TopologyDNS | None = None) -> list[str]:
     """Received-SPF (RFC 7208 §9.1) and Authentication-Results (RFC 8601) as an MX writes them.
 
     The SPF check asks whether the connecting IP may send for the envelope sender's domain (for a bounce,
@@ -422,7 +426,7 @@ def spf_headers(topology: Topology, server: Server, session: Session, envelope: 
         who, domain, prop = envelope.mail_from, domain_of(envelope.mail_from), f"smtp.mailfrom={envelope.mail_from}"
     else:
         who, domain, prop = f"postmaster@{helo}", helo.lower(), f"smtp.helo={helo}"
-    result, _term = dns_for(topology).spf(ip, domain)
+    result, _term = (dns_view or dns_for(topology)).spf(ip, domain)
     comment = _SPF_WORDS[result].format(who=who, ip=ip)
     return [
         f"Received-SPF: {result} ({server.name}: {comment}){_CRLF}\treceiver={server.name}; client-ip={ip}; "
@@ -617,6 +621,7 @@ def with_word(server: Server, session: Session) -> str:
     return session.protocol
 
 
+@functools.lru_cache(maxsize=64)
 def message_id(message: bytes) -> str:
     """The Message-ID of raw message bytes (``<unknown>`` if it has none)."""
     for line in message.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):

@@ -135,7 +135,7 @@ class _Walk:
                 return "refused", reply
         # webmail writes no queue id (Roundcube's Received line has none)
         qid = None if http else srv.queue_id(server if not lmtp else srv.lmtp_twin(server), self.rng, self.clock)
-        new_message, added = srv.stamp(self.t, server, session, env, message, self.clock, qid, self.rng)
+        new_message, added = srv.stamp(self.t, server, session, env, message, self.clock, qid, self.rng, self.dns)
         if not http:
             msg_id = srv.message_id(message)
             lines.append(SmtpLine("S", str(srv.accepted_reply(server, qid, env.rcpt, self.clock, msg_id))))
