@@ -538,11 +538,12 @@ def _hop_label(cv: _Canvas, edge: _Edge, prefix: str, lit: bool, step: int | str
     parts = [f"<B>{number}</B>"]
     if protos:
         parts.append(escape_label(" / ".join(protos)))
-    head = " ".join(parts)
+    # a no-break space: SVG viewers collapse the leading space of the next text run ("1ESMTPSA")
+    head = "&#160;".join(parts)
     lines: list[str] = []
     if edge.kind in _FAILED:
         word = {"rejected": "refused", "unreachable": "not reached", "deferred": "deferred"}[edge.kind]
-        head = f"<B>{escape_label(f'{prefix}{first.n}')}</B> {escape_label(word)}"
+        head = f"<B>{escape_label(f'{prefix}{first.n}')}</B>&#160;{escape_label(word)}"
         if first.decision:
             lines.extend(_clip(wrap_label(first.decision, 34 if not cv.slide else 44), 3))
     else:
