@@ -410,9 +410,15 @@ class _Controller(Controller):
         super().__init__(handler, hostname=LOOPBACK, port=sock.getsockname()[1], ready_timeout=10.0, **kw)
         self._sock = sock
         self._make = make
+        self.thread_name = str(sock.getsockname()[1])
 
     def factory(self) -> SMTP:
         return self._make(self.loop)
+
+    def start(self) -> None:
+        super().start()
+        if self._thread is not None:  # named like the queue workers, so profilers and the benchmark can tell them apart
+            self._thread.name = f"mailhops-server-{self.thread_name}"
 
     def _create_server(self) -> Any:
         return self.loop.create_server(self._factory_invoker, sock=self._sock)
@@ -908,6 +914,7 @@ class LiveTopology:
             return smtp
 
         node.controller = _Controller(handler, sock, make)
+        node.controller.thread_name = server.name
         try:
             node.controller.start()
         except Exception as err:

@@ -161,6 +161,19 @@ def _free_udp_and_tcp(port: int) -> None:
         s.bind(("127.0.0.1", port))
 
 
+def test_each_server_thread_is_named_after_the_server_it_plays() -> None:
+    # the benchmark and py-spy --threads attribute CPU time to servers by these names
+    with LiveTopology(scenarios.get("three-hops").build()) as live:
+        names = {t.name for t in threading.enumerate()}
+        for server in ("smtp.example.org", "mx.example.net", "imap.example.net"):
+            assert f"mailhops-server-{server}" in names
+            assert f"mailhops-queue-{server}-0" in names
+        live.stop_server("mx.example.net")
+        assert "mailhops-server-mx.example.net" not in {t.name for t in threading.enumerate()}
+        live.start_server("mx.example.net")
+        assert "mailhops-server-mx.example.net" in {t.name for t in threading.enumerate()}
+
+
 def test_every_thread_and_port_is_released_even_after_an_exception() -> None:
     before = set(threading.enumerate())
     live = LiveTopology(scenarios.get("enterprise").build())
