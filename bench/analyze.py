@@ -66,43 +66,13 @@ def interleaved_rates(funcs: dict, items: list, count: int, repeat: int, chunk: 
     return {name: (count / t if t > 0 else float("inf")) for name, t in total.items()}
 
 
-_COMMENT = re.compile(r"\([^()]*\)")
-_FROM = re.compile(r"(?:^|\s)from\s+(\S+)", re.IGNORECASE)
-_BY = re.compile(r"(?:^|\s)by\s+\S", re.IGNORECASE)
-_TIME = re.compile(r"\d{1,2}:\d\d")
-_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\d{4}-\d\d-\d\d|\d\d/\d\d/\d{4}",
-                    re.IGNORECASE)
-
-
 def report_yield(journeys) -> None:
     """Of the Received headers that contain a FROM, BY or date, the share that yields it; and the shapes of
     those that do not (letters and digits masked: the corpus holds real people's data)."""
-    seen = {"from": 0, "by": 0, "date": 0}
-    got = {"from": 0, "by": 0, "date": 0}
-    missed: list[str] = []
-    for j in journeys:
-        for hop in j.hops:
-            outside = hop.raw or ""
-            for _ in range(3):
-                outside = _COMMENT.sub(" ", outside)
-            ok = True
-            m = _FROM.search(outside)
-            if m:
-                seen["from"] += 1
-                hit = bool(hop.from_name or hop.ip or "@" in m.group(1))
-                got["from"] += hit
-                ok &= hit
-            if _BY.search(outside):
-                seen["by"] += 1
-                hit = bool(hop.by_name or hop.by_ip)
-                got["by"] += hit
-                ok &= hit
-            if _TIME.search(hop.raw or "") and _MONTH.search(hop.raw or ""):
-                seen["date"] += 1
-                got["date"] += hop.date is not None
-                ok &= hop.date is not None
-            if not ok:
-                missed.append(re.sub(r"[a-z]", "a", re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", hop.raw or "")))[:90])
+    from mailhops.analyze import field_yield
+
+    seen, got, raw_missed = field_yield(journeys)
+    missed = [re.sub(r"[a-z]", "a", re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", raw)))[:90] for raw in raw_missed]
     for key in seen:
         print(f"corpus_{key}_yield_percent: {100 * got[key] / max(seen[key], 1):.3f} ({got[key]}/{seen[key]})")
     print(f"corpus_unparsed_headers: {len(missed)}")

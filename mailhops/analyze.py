@@ -31,6 +31,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -424,3 +425,54 @@ def _write_svg(journey: Journey, out: str) -> None:
         data = render.render_journey(journey).pipe(format="svg")
         Path(out).write_bytes(data)
     print(f"Diagram written to {out}", file=sys.stderr)
+
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_CLAIMED_FROM = re.compile(r"(?:^|\s)from\s+(\S+)", re.IGNORECASE)
+_CLAIMED_BY = re.compile(r"(?:^|\s)by\s+\S", re.IGNORECASE)
+_CLAIMED_TIME = re.compile(r"\d{1,2}:\d\d")
+_CLAIMED_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\d{4}-\d\d-\d\d|\d\d/\d\d/\d{4}",
+                            re.IGNORECASE)
+
+
+def field_yield(journeys: Iterable[Journey]) -> tuple[dict[str, int], dict[str, int], list[str]]:
+    """How well analyzed hops yield what their Received text contains: (seen, got, missed raw headers).
+
+    A header *contains* a FROM or BY clause when the word stands outside comments, and a date when it has a
+    time and a month (or an ISO/numeric date). ``seen[k]`` counts the headers containing clause ``k``,
+    ``got[k]`` those whose hop yielded it (a sender address in FROM rightly gives no host name).
+
+    >>> from mailhops.scenarios import run
+    >>> seen, got, missed = field_yield([analyze(run("three-hops").message)])
+    >>> seen == got == {"from": 3, "by": 3, "date": 3}, missed
+    (True, [])
+    """
+    seen = {"from": 0, "by": 0, "date": 0}
+    got = {"from": 0, "by": 0, "date": 0}
+    missed: list[str] = []
+    for journey in journeys:
+        for hop in journey.hops:
+            raw = hop.raw or ""
+            outside = raw
+            for _ in range(3):
+                outside = _COMMENT.sub(" ", outside)
+            ok = True
+            m = _CLAIMED_FROM.search(outside)
+            if m:
+                seen["from"] += 1
+                hit = bool(hop.from_name or hop.ip or "@" in m.group(1))
+                got["from"] += hit
+                ok &= hit
+            if _CLAIMED_BY.search(outside):
+                seen["by"] += 1
+                hit = bool(hop.by_name or hop.by_ip)
+                got["by"] += hit
+                ok &= hit
+            if _CLAIMED_TIME.search(raw) and _CLAIMED_MONTH.search(raw):
+                seen["date"] += 1
+                got["date"] += hop.date is not None
+                ok &= hop.date is not None
+            if not ok:
+                missed.append(raw)
+    return seen, got, missed
+
