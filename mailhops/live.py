@@ -39,9 +39,9 @@ In a notebook (whose kernel already runs an event loop) the servers run in their
 Safety: everything binds 127.0.0.1 only; a server relays only for its own domains, for authenticated
 users and for the servers of its own organisation (no open relay); messages are limited in size; every
 connection has a timeout. Plain-text AUTH is allowed without TLS because nothing leaves loopback.
-A refused relay attempt gets the imitated MTA's own words (:func:`mailhops.servers.relay_denied`):
-Postfix answers ``554 5.7.1 <rcpt>: Relay access denied`` (smtpd's ``reject_unauth_destination``),
-Exim and Sendmail ``550 5.7.1``.
+A refused relay attempt gets ``550 5.7.1`` in the imitated MTA's own words (:func:`mailhops.servers.relay_denied`):
+Postfix says ``550 5.7.1 <rcpt>: Relay access denied`` (smtpd's ``reject_unauth_destination``, with
+``relay_domains_reject_code = 550``; Postfix's default code is 554), Exim ``550 5.7.1 relay not permitted``.
 """
 
 from __future__ import annotations

@@ -223,10 +223,21 @@ def _unknown_user(server: Server, rcpt: str) -> Reply:
     }[server.mta]
 
 
+#: The reply code mailhops' Postfix servers use for ``reject_unauth_destination``: they are configured with
+#: ``relay_domains_reject_code = 550`` (Postfix's own default is 554), so that every MTA of a lesson refuses
+#: relaying with 550 5.7.1, the code RFC 5321 §4.2.2 and RFC 3463 give for "not accepted by policy".
+POSTFIX_RELAY_DOMAINS_REJECT_CODE = 550
+
+
 def relay_denied(server: Server, rcpt: str) -> Reply:
-    """The refusal an MTA gives to a RCPT for a domain it does not serve (no open relay)."""
+    """The refusal an MTA gives to a RCPT for a domain it does not serve (no open relay).
+
+    >>> from mailhops.topology import Server
+    >>> str(relay_denied(Server("mx.example.net", role="mx", ip="192.0.2.25"), "victim@example.com"))
+    '550 5.7.1 <victim@example.com>: Relay access denied'
+    """
     return {
-        "postfix": Reply(554, "5.7.1", f"<{rcpt}>: Relay access denied"),
+        "postfix": Reply(POSTFIX_RELAY_DOMAINS_REJECT_CODE, "5.7.1", f"<{rcpt}>: Relay access denied"),
         "exim": Reply(550, "5.7.1", "relay not permitted"),
         "sendmail": Reply(550, "5.7.1", f"<{rcpt}>... Relaying denied"),
         "qmail": Reply(553, "", "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"),
