@@ -314,6 +314,7 @@ class _Conn:
         self.rdns_done = False
         self.tls_version: str | None = None
         self.peer_port: int | None = None
+        self.held: list[bytes] = []  # continuation lines of a multi-line reply, sent with its last line
 
     def server_line(self, text: str) -> None:
         for part in text.split("\r\n"):
@@ -386,7 +387,16 @@ class _Recording:
     async def push(self, status: Any) -> None:
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
         self._mh.server_line(text)
-        await super().push(status)  # type: ignore[misc]
+        # aiosmtpd pushes a multi-line reply (EHLO's) one line at a time, each its own TLS record and send();
+        # like Postfix's smtpd, which buffers its output and flushes once per reply, the continuation lines
+        # ("250-...") wait and go out together with the reply's last line (RFC 5321 §4.2.1).
+        raw = status if isinstance(status, bytes) else text.encode("utf-8")
+        if text[3:4] == "-" and text[:3].isdigit():
+            self._mh.held.append(raw)
+            return
+        if self._mh.held:
+            raw, self._mh.held = b"\r\n".join([*self._mh.held, raw]), []
+        await super().push(raw)  # type: ignore[misc]
 
     def connection_lost(self, error: Exception | None) -> None:
         try:

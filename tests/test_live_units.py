@@ -74,3 +74,34 @@ def test_transcripts_never_show_credentials(secret: str) -> None:
     conn.client_line(b"AUTH LOGIN\r\n")
     texts = [line.text for line in conn.lines]
     assert texts == ["AUTH PLAIN ********", "334 VXNlcm5hbWU6", "********", "AUTH LOGIN"]
+
+
+class _Writer:
+    """Stands in for aiosmtpd's StreamWriter: keeps each write() call."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    async def drain(self) -> None:
+        return None
+
+
+def test_a_multi_line_reply_is_written_once_and_recorded_line_by_line() -> None:
+    server = _RecordingSMTP(object(), hostname="mx.example.net", loop=_LOOP)
+    server._mh = _Conn(live=None)  # type: ignore[arg-type, attr-defined]
+    server._writer = _Writer()  # type: ignore[assignment]
+    server.session = type("S", (), {"peer": ("127.0.0.1", 40000)})()  # type: ignore[assignment]
+
+    async def ehlo_then_mail() -> None:
+        for line in ["250-mx.example.net", "250-SIZE 10240000", "250-STARTTLS", "250 HELP"]:
+            await server.push(line)
+        await server.push("250 2.1.0 Ok")
+
+    _LOOP.run_until_complete(ehlo_then_mail())
+    assert server._writer.writes == [b"250-mx.example.net\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n250 HELP\r\n",
+                                     b"250 2.1.0 Ok\r\n"]
+    assert [line.text for line in server._mh.lines] == ["250-mx.example.net", "250-SIZE 10240000", "250-STARTTLS",
+                                                         "250 HELP", "250 2.1.0 Ok"]
