@@ -404,16 +404,35 @@ def apply_knobs(scenario: sc.Scenario, knobs: Knobs) -> tuple[Topology, str, str
     return topo, recipient, subject, body
 
 
-def run_with(name: str, knobs: Knobs | None = None, *, seed: int = 0) -> tuple[Journey, Topology]:
-    """Simulate scenario ``name`` changed by ``knobs``; returns the journey and the topology it crossed.
+def run_with(name: str, knobs: Knobs | None = None, *, seed: int = 0, live: bool = False) -> tuple[Journey, Topology]:
+    """Run scenario ``name`` changed by ``knobs``; returns the journey and the topology it crossed.
+
+    By default the journey is simulated; with ``live=True`` the same topology starts as real servers on
+    127.0.0.1 (:class:`mailhops.live.LiveTopology`), the message crosses them, and they stop again. A
+    live journey that delivered carries, in ``journey.message``, the message as read back from the Maildir.
 
     >>> journey, _ = run_with("three-hops", Knobs(primary_mx_down=True))
     >>> journey.outcome.kind
     'deferred'
+    >>> journey, _ = run_with("three-hops", live=True)
+    >>> journey.source, journey.outcome.kind, [h.with_ for h in journey.hops]
+    ('live', 'delivered', ['ESMTPSA', 'ESMTPS', 'LMTP'])
     """
     scenario = sc.get(name)
     topo, recipient, subject, body = apply_knobs(scenario, knobs or Knobs())
-    journey = send(topo, scenario.sender, recipient, subject=subject, body=body, seed=seed)
+    if live:
+        from .live import LiveTopology
+
+        with LiveTopology(topo, seed=seed) as servers:
+            journey = servers.send(scenario.sender, recipient, subject=subject, body=body, timeout=60.0)
+            outcome = journey.outcome
+            if outcome is not None and outcome.mailbox and outcome.kind in ("delivered", "junk"):
+                box = servers.maildir(outcome.mailbox, outcome.folder)
+                stored = [box.get_bytes(key) for key in box.keys()]
+                if stored:
+                    journey.message = stored[-1]
+    else:
+        journey = send(topo, scenario.sender, recipient, subject=subject, body=body, seed=seed)
     journey.scenario = scenario.name
     return journey, topo
 
@@ -725,6 +744,13 @@ class ScenarioExplorer(W.VBox):
                                      continuous_update=False, style=style)
         self.recipient = W.Dropdown(description="Recipient", style=style, layout=W.Layout(width="340px"))
         self.message = W.HTML()
+        self.transport = W.ToggleButtons(options=[("simulate", "simulate"), ("real servers", "live")], value="simulate",
+                                         description="Run on", style=style,
+                                         tooltips=["computed in Python, instantly",
+                                                   "real SMTP servers on 127.0.0.1: real sockets, TLS, a real Maildir"])
+        self.delivered = W.Textarea(disabled=True, layout=W.Layout(width="100%", height="220px"))
+        self.delivered_box = W.Accordion(children=[self.delivered], layout=W.Layout(display="none"))
+        self.delivered_box.set_title(0, "The delivered message, read back from the Maildir")
         self.stepper = HopStepper()
         self._rows = {
             "spam": self.spam, "spammy": self.spammy, "primary_mx_down": self.mx_down, "forwarder": self.forwarder,
@@ -734,8 +760,10 @@ class ScenarioExplorer(W.VBox):
                         self.recipient):
             control.observe(self._on_knob, "value")
         self.picker.observe(self._on_pick, "value")
+        self.transport.observe(self._on_knob, "value")
         knobs_box = W.VBox(list(self._rows.values()), layout=W.Layout(border="1px solid #ddd", padding="6px"))
-        super().__init__([W.HBox([self.picker]), self.summary, knobs_box, self.message, self.stepper])
+        super().__init__([W.HBox([self.picker]), self.summary, knobs_box, self.transport, self.message,
+                          self.stepper, self.delivered_box])
         self._load(scenario, step=0)
 
     # -- state -----------------------------------------------------------------------------------
@@ -781,16 +809,30 @@ class ScenarioExplorer(W.VBox):
         if not self._loading:
             self.update(step="last")
 
+    @property
+    def live(self) -> bool:
+        """True when the journeys run on real servers on 127.0.0.1 rather than in the simulator."""
+        return self.transport.value == "live"
+
     def update(self, *, step: int | str = "last") -> None:
-        """Simulate with the current settings and show the result (an error sentence if it cannot)."""
+        """Run with the current settings and show the result (an error sentence if it cannot)."""
+        live = self.live
+        if live:
+            self.message.value = _ok_html("Starting real servers on 127.0.0.1 and sending the message …")
         try:
-            journey, topo = run_with(self.picker.value, self.knobs, seed=self.seed)
+            journey, topo = run_with(self.picker.value, self.knobs, seed=self.seed, live=live)
         except MailhopsError as err:
             self.message.value = _error_html(str(err))
             return
-        self.message.value = ""
+        self.message.value = (_ok_html("This journey crossed real SMTP servers on 127.0.0.1: the SMTP tab shows "
+                                       "what was really said, the headers are the ones those servers wrote.")
+                              if live else "")
         self.journey, self.topology = journey, topo
         self.stepper.set_journey(journey, topology=topo, step=step)
+        shown = live and journey.message is not None and journey.outcome is not None \
+            and journey.outcome.kind in ("delivered", "junk")
+        self.delivered.value = journey.message.decode("utf-8", "replace").replace("\r\n", "\n") if shown else ""
+        self.delivered_box.layout.display = "" if shown else "none"
 
 
 # ============================================================================ MX look-ups

@@ -247,6 +247,29 @@ def test_explorer_toggles_rerun_the_simulation() -> None:
     assert ex.journey.outcome.kind == "delivered"
 
 
+@needs_dot
+def test_explorer_flips_to_real_servers_and_back() -> None:
+    ex = w.ScenarioExplorer("three-hops")
+    simulated = ex.journey
+    assert ex.delivered_box.layout.display == "none"
+    ex.transport.value = "live"
+    live = ex.journey
+    assert live.source == "live" and live.outcome.kind == "delivered"
+    assert [h.by_server for h in live.hops] == [h.by_server for h in simulated.hops]
+    assert [h.with_ for h in live.hops] == [h.with_ for h in simulated.hops]
+    assert any(line.text.startswith("220 mx.example.net") for line in live.hops[1].smtp)  # a real greeting
+    # the delivered message is shown as read back from the Maildir: Dovecot's Return-Path and the real Received lines
+    assert ex.delivered_box.layout.display == ""
+    assert ex.delivered.value.startswith("Return-Path: <alice@example.org>")
+    assert ex.delivered.value.count("Received: ") == len(live.hops)
+    assert "127.0.0.1" in ex.delivered.value and "real SMTP servers" in ex.message.value
+    ex.mx_down.value = True  # the knobs keep working on real servers: the only MX is stopped, so the message waits
+    assert ex.journey.source == "live" and ex.journey.outcome.kind == "deferred"
+    assert ex.delivered_box.layout.display == "none"
+    ex.transport.value = "simulate"
+    assert ex.journey.source != "live" and ex.journey.outcome.kind == "deferred" and ex.message.value == ""
+
+
 # ------------------------------------------------------------------------------------- builder
 def test_builder_invalid_input_shows_a_sentence_and_never_raises() -> None:
     b = w.TopologyBuilder(None)
