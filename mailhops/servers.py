@@ -253,8 +253,10 @@ def loop_reply(server: Server, message: bytes) -> Reply | None:
     Each MTA counts in its own way. Postfix's cleanup counts Received headers including the one smtpd is
     adding (``hopcount_limit``, 50) and smtpd refuses with ``554 5.4.0 Error: too many hops``; Exim refuses
     when the message arrives with more Received headers than ``received_headers_max`` (30); qmail counts
-    Received and Delivered-To (100); Exchange counts Received (30). Sendmail does not refuse during SMTP:
-    it accepts and then bounces (:func:`loop_after_accept`).
+    Received and Delivered-To (100); Exchange's Receive connector counts the Received header fields and rejects
+    the message (``Set-ReceiveConnector -MaxHopCount``, default 30, per Microsoft's cmdlet reference; the exact
+    boundary is not documented, so it is taken as Postfix's "at the limit"). Sendmail does not refuse during
+    SMTP: it accepts and then bounces (:func:`loop_after_accept`).
     """
     limit = server.effective_hop_limit
     mta = server.mta
