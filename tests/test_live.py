@@ -83,6 +83,11 @@ def test_transcript_and_headers_are_what_really_crossed_the_wire() -> None:
     assert message["Return-Path"] == "<alice@example.org>" and message["Delivered-To"] == "bob@example.net"
     assert mx.from_server == "smtp.example.org" and mx.ip == "127.0.0.1"
     assert journey.lookups and journey.lookups[0].answers == ["example.net. MX 10 mx.example.net."]
+    # every server lists PIPELINING, as Postfix and Dovecot's LMTP do, and the sending side uses it as Postfix does
+    for hop in journey.hops:
+        lines = [line.text for line in hop.smtp]
+        assert "250-PIPELINING" in lines, hop.by_server
+        assert any(t.startswith("MAIL FROM:<alice@example.org> SIZE=") for t in lines), hop.by_server
 
 
 def test_a_loop_stops_at_the_lowered_hop_limit_and_bounces() -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import random
+import smtplib
+import socket
+import threading
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailhops.dns import TopologyDNS
-from mailhops.live import _Conn, _RecordingSMTP, _reply, order_mx
+from mailhops.live import _Conn, _pipelined, _RecordingSMTP, _reply, order_mx
 from mailhops.servers import Reply
 from mailhops.topology import Topology
 
@@ -105,3 +109,52 @@ def test_a_multi_line_reply_is_written_once_and_recorded_line_by_line() -> None:
                                      b"250 2.1.0 Ok\r\n"]
     assert [line.text for line in server._mh.lines] == ["250-mx.example.net", "250-SIZE 10240000", "250-STARTTLS",
                                                          "250 HELP", "250 2.1.0 Ok"]
+
+
+def _fake_server(replies: list[bytes]) -> tuple[int, list[bytes], threading.Thread]:
+    """A one-connection server that lists PIPELINING and keeps what arrives after EHLO, chunk by chunk."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, listener:
+            conn.sendall(b"220 fake.example ESMTP\r\n")
+            conn.recv(1024)  # EHLO; the client waits for the reply before anything else
+            conn.sendall(b"250-fake.example\r\n250 PIPELINING\r\n")
+            time.sleep(0.2)  # anything the client sends without waiting for a reply has arrived by now
+            seen.append(conn.recv(65536))
+            conn.sendall(replies[0])
+            if len(replies) > 1:
+                data = b""
+                while not data.endswith(b"\r\n.\r\n"):
+                    data += conn.recv(65536)
+                seen.append(data)
+                conn.sendall(replies[1])
+            conn.recv(1024)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], seen, thread
+
+
+def test_a_relay_pipelines_mail_rcpt_and_data_when_the_server_offers_it() -> None:
+    port, seen, thread = _fake_server([b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n", b"250 2.0.0 queued\r\n"])
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as conn:
+        conn.ehlo("relay.example")
+        assert conn.has_extn("pipelining")
+        code, text = _pipelined(conn, "a@example.org", ["SIZE=30"], "b@example.net", b"Subject: x\r\n\r\n.hidden\r\nend")
+        assert (code, text) == (250, b"2.0.0 queued")
+    thread.join(5)
+    assert seen[0] == b"MAIL FROM:<a@example.org> SIZE=30\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"  # one write, three commands
+    assert seen[1] == b"Subject: x\r\n\r\n..hidden\r\nend\r\n.\r\n"  # dot-stuffed, ended with CRLF.CRLF
+
+
+def test_a_refused_recipient_in_a_pipelined_group_is_the_answer_and_no_message_is_sent() -> None:
+    port, seen, thread = _fake_server([b"250 2.1.0 Ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n"])
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as conn:
+        conn.ehlo("relay.example")
+        assert _pipelined(conn, "a@example.org", [], "nobody@example.net", b"Subject: x\r\n\r\nhi\r\n") == (
+            550, b"5.1.1 no such user")
+    thread.join(5)
+    assert len(seen) == 1 and seen[0].endswith(b"DATA\r\n")
