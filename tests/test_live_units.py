@@ -158,3 +158,22 @@ def test_a_refused_recipient_in_a_pipelined_group_is_the_answer_and_no_message_i
             550, b"5.1.1 no such user")
     thread.join(5)
     assert len(seen) == 1 and seen[0].endswith(b"DATA\r\n")
+
+
+def test_the_recording_servers_have_aiosmtpds_own_command_and_auth_tables() -> None:
+    """They list fewer names to dir() (for speed); aiosmtpd must still find every command and AUTH mechanism."""
+    from aiosmtpd.lmtp import LMTP
+    from aiosmtpd.smtp import SMTP
+
+    from mailhops.live import _RecordingLMTP
+
+    class Handler:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            return "250 OK"
+
+    for ours, stock in ((_RecordingSMTP, SMTP), (_RecordingLMTP, LMTP)):
+        a = ours(Handler(), hostname="x.example", loop=_LOOP, authenticator=lambda *args: None)
+        b = stock(Handler(), hostname="x.example", loop=_LOOP, authenticator=lambda *args: None)
+        assert set(a._smtp_methods) == set(b._smtp_methods) and len(a._smtp_methods) > 10
+        assert set(a._auth_methods) == set(b._auth_methods) >= {"PLAIN", "LOGIN"}
+        assert set(a._handle_hooks) == set(b._handle_hooks) == {"DATA"}
