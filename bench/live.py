@@ -28,17 +28,22 @@ message is counted once it is stored in the Maildir (the mailbox server's outcom
   by thread (``cpu_ms_per_msg_in_process_*``: ``client`` the sending threads, ``loop_<server>`` each
   server's event loop, ``queue_<server>`` its relay workers; POSIX per-thread clocks).
 
-Why the per-message-session figures stay below 100 on this 2-core virtual machine (measured with this
-script and with py-spy, November 2026): a new TLS session per message costs about 16-20 ms of CPU per
-message in total (servers about 11-15 ms, the smtplib clients the rest), so the ceiling printed above
-is about 100-125 msg/s even with perfect use of both cores, and the servers' Python work shares one
-interpreter lock. py-spy shows no single hot spot: the submission server's loop spends its time in
-socket sends (each SMTP reply is a TLS record and a loopback send), creating the spool file that is
-written before the 250, and TLS handshakes through asyncio's pure-Python ``sslproto``. More event
-loops per server (tried: two and three threads sharing the listening socket) and more relay workers
-made it slower, not faster: more threads contending for one interpreter lock cost more CPU per
-message. Keeping the session open (``msgs_per_s``) removes the handshake, AUTH and two EHLOs from every
-message, which is how mail programs that send much (webmail, applications) talk to their server.
+``machine_speed_sim_journeys_per_s_before`` / ``_after`` time the simulator (pure CPU, no network) just before
+and after: this virtual machine's speed drifts by a quarter or more within minutes, and these two numbers
+show which phase a run fell into.
+
+What a new session per message costs (measured with this script and py-spy, November 2026): about
+11-17 ms of CPU per message in total on this 2-core virtual machine (servers 8-13 ms, the smtplib clients
+the rest), so ``msgs_per_s_session_each`` lands between about 80 and 130 depending on the machine's phase,
+and below that when the clients share the servers' interpreter lock (``_in_process``). What brought it
+down from about 20 ms: the servers list PIPELINING and the relays pipeline MAIL, RCPT and DATA (two round
+trips fewer per hop, as Postfix does), a multi-line reply leaves in one write, and aiosmtpd no longer
+rebuilds its command tables with ``inspect.getmembers`` on every connection. What did not help: more
+event loops per server (two or three threads sharing the listening socket) and more relay workers made it
+slower (more threads contending for one interpreter lock cost more CPU per message); TLS session tickets
+off made no measurable difference. Keeping the session open (``msgs_per_s``) removes the handshake, AUTH
+and two EHLOs from every message, which is how mail programs that send much (webmail, applications) talk
+to their server.
 """
 
 from __future__ import annotations
@@ -107,6 +112,18 @@ def _client_process(job: tuple[int, list[int], int, bool]) -> float:
     return time.process_time() - cpu
 
 
+def _machine_speed(seconds: float = 1.0) -> float:
+    """Simulated three-hops journeys per second: a CPU-only yardstick for how fast this machine is right now."""
+    from mailhops.simulate import send
+
+    topology = scenarios.get("three-hops").build()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        send(topology, SENDER, RECIPIENT, seed=n)
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=1200)
@@ -134,6 +151,7 @@ def main() -> int:
 
     cpus = os.cpu_count() or 1
     print(f"cpus: {cpus}")
+    print(f"machine_speed_sim_journeys_per_s_before: {_machine_speed():.0f}")
     procs_n, per_proc = args.client_procs, max(1, args.sessions // args.client_procs)
     with LiveTopology(sc.build(), on_event=on_event, workers=4) as live:
         port = live.ports["smtp.example.org"]
@@ -195,6 +213,7 @@ def main() -> int:
         for group in sorted(after_threads):
             spent = after_threads[group] - before_threads.get(group, 0.0)
             print(f"cpu_ms_per_msg_in_process_{group}: {spent / messages * 1000:.1f}")
+    print(f"machine_speed_sim_journeys_per_s_after: {_machine_speed():.0f}")
     return 0
 
 
