@@ -36,6 +36,7 @@ from . import scenarios as sc
 from .dns import TopologyDNS, live_mx
 from .errors import DNSLookupError, MailhopsError
 from .journey import Hop, Journey
+from .servers import message_id
 from .simulate import dns_for, send
 from .topology import MTAS, ROLES, SPAM_ACTIONS, Topology, domain_of
 
@@ -426,11 +427,13 @@ def run_with(name: str, knobs: Knobs | None = None, *, seed: int = 0, live: bool
         with LiveTopology(topo, seed=seed) as servers:
             journey = servers.send(scenario.sender, recipient, subject=subject, body=body, timeout=60.0)
             outcome = journey.outcome
-            if outcome is not None and outcome.mailbox and outcome.kind in ("delivered", "junk"):
+            if outcome is not None and outcome.mailbox and outcome.kind in ("delivered", "junk") and journey.message:
+                wanted = message_id(journey.message)
                 box = servers.maildir(outcome.mailbox, outcome.folder)
-                stored = [box.get_bytes(key) for key in box.keys()]
-                if stored:
-                    journey.message = stored[-1]
+                for key in box.keys():
+                    if box.get_message(key)["Message-ID"] == wanted:
+                        journey.message = box.get_bytes(key).replace(b"\n", b"\r\n")
+                        break
     else:
         journey = send(topo, scenario.sender, recipient, subject=subject, body=body, seed=seed)
     journey.scenario = scenario.name
