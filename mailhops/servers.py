@@ -394,8 +394,12 @@ def stamp(
     if server.role == "mailbox" and session.lmtp:
         fields.append(f"Return-Path: <{envelope.mail_from}>")
         fields.append(f"Delivered-To: {envelope.rcpt}")
-    if is_inbound_boundary(server, session):
-        fields.extend(spf_headers(topology, server, session, envelope, dns_view))
+    spf = spf_headers(topology, server, session, envelope, dns_view) if is_inbound_boundary(server, session) else []
+    if flavour != "gmail":
+        # Postfix's smtpd writes the headers a policy service asks it to PREPEND (policyd-spf's Received-SPF)
+        # just before its own Received (smtpd.c: "PREPEND message headers", then "Received: from"); the other
+        # flavours follow Postfix. Gmail writes them just below its Received line (seen in real Gmail mail).
+        fields.extend(spf)
     if server.spam_threshold is not None and server.spam_action != "reject":
         score, tests = spam_score(message)
         fields.extend(hdr.spam_headers(score, server.spam_threshold, tests, server.name))
@@ -405,6 +409,8 @@ def stamp(
         fields.append(f"X-MS-Exchange-Organization-AuthSource: {server.name}")
         fields.append("X-MS-Exchange-Organization-AuthAs: " + ("Internal" if session.client and session.client.domain == server.domain else "Anonymous"))
     fields.append(received)
+    if flavour == "gmail":
+        fields.extend(spf)
     return hdr.prepend(message, fields), fields
 
 

@@ -242,6 +242,20 @@ def test_mx_checks_spf_and_writes_rfc_headers() -> None:
     assert " ".join(str(msg["Authentication-Results"]).split()) == "mx.example.net; spf=pass smtp.mailfrom=alice@example.org"
 
 
+@pytest.mark.parametrize(("mta", "spf_above_received"), [("postfix", True), ("gmail", False)])
+def test_spf_headers_sit_where_each_mta_writes_them(mta: str, spf_above_received: bool) -> None:
+    """Postfix writes PREPENDed headers (policyd-spf's Received-SPF) just above its own Received (smtpd.c);
+    Gmail writes Received-SPF and Authentication-Results just below its Received line."""
+    topology = SCENARIOS["three-hops"].build()
+    topology.servers["mx.example.net"].mta = mta
+    mx_hop = send(topology, "alice@example.org", "bob@example.net").hops[1]
+    names = [field.split(":", 1)[0] for field in mx_hop.added_headers]
+    if spf_above_received:
+        assert names[-3:] == ["Received-SPF", "Authentication-Results", "Received"], names
+    else:
+        assert names[-3:] == ["Received", "Received-SPF", "Authentication-Results"], names
+
+
 def test_forwarding_breaks_spf_at_the_final_mx() -> None:
     msg = run("forwarding").final_message()
     results = [" ".join(str(v).split()) for v in msg.get_all("Authentication-Results")]
