@@ -417,6 +417,11 @@ def _command_names(cls: type) -> list[str]:
     return [name for name in dir(cls) if name.startswith(("smtp_", "auth_"))]
 
 
+@functools.cache
+def _hook_names(cls: type) -> list[str]:
+    return [name for name in dir(cls) if name.startswith(("handle_", "auth_"))]
+
+
 class _RecordingSMTP(_Recording, SMTP):
     pass
 
@@ -456,6 +461,9 @@ class _Handler:
     def __init__(self, live: LiveTopology, node: _Node) -> None:
         self.live = live
         self.node = node
+
+    def __dir__(self) -> list[str]:  # aiosmtpd reads the handler's hooks from dir() on every connection too
+        return _hook_names(type(self))
 
     # identification of the client and its reverse name
     async def _identify(self, smtp: SMTP) -> _Conn:

@@ -177,3 +177,14 @@ def test_the_recording_servers_have_aiosmtpds_own_command_and_auth_tables() -> N
         assert set(a._smtp_methods) == set(b._smtp_methods) and len(a._smtp_methods) > 10
         assert set(a._auth_methods) == set(b._auth_methods) >= {"PLAIN", "LOGIN"}
         assert set(a._handle_hooks) == set(b._handle_hooks) == {"DATA"}
+
+
+def test_the_handler_offers_aiosmtpd_every_hook() -> None:
+    from aiosmtpd.smtp import SMTP
+
+    from mailhops.live import _Handler
+
+    handler = _Handler(live=None, node=None)  # type: ignore[arg-type]
+    hooks = set(SMTP(handler, hostname="x.example", loop=_LOOP)._handle_hooks)
+    assert hooks == {name.removeprefix("handle_") for name in vars(_Handler) if name.startswith("handle_")}
+    assert {"EHLO", "MAIL", "RCPT", "DATA", "RSET", "exception"} <= hooks
