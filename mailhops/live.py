@@ -378,7 +378,7 @@ class _Recording:
         # aiosmtpd builds its command tables on every new connection from dir(self), reading every attribute
         # (inspect.getmembers), about half a millisecond per connection; only the smtp_* and auth_* names count
         # there, so those are what these internal objects list (computed once per class)
-        return _command_names(type(self))
+        return _names_for_aiosmtpd(type(self), ("smtp_", "auth_"))
 
     def _cb_client_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         super()._cb_client_connected(_ReaderTap(reader, self._mh), writer)  # type: ignore[misc, arg-type]
@@ -413,13 +413,9 @@ class _Recording:
 
 
 @functools.cache
-def _command_names(cls: type) -> list[str]:
-    return [name for name in dir(cls) if name.startswith(("smtp_", "auth_"))]
-
-
-@functools.cache
-def _hook_names(cls: type) -> list[str]:
-    return [name for name in dir(cls) if name.startswith(("handle_", "auth_"))]
+def _names_for_aiosmtpd(cls: type, prefixes: tuple[str, ...]) -> list[str]:
+    """The attribute names of ``cls`` that aiosmtpd looks up by prefix when a connection opens (once per class)."""
+    return [name for name in dir(cls) if name.startswith(prefixes)]
 
 
 class _RecordingSMTP(_Recording, SMTP):
@@ -463,7 +459,7 @@ class _Handler:
         self.node = node
 
     def __dir__(self) -> list[str]:  # aiosmtpd reads the handler's hooks from dir() on every connection too
-        return _hook_names(type(self))
+        return _names_for_aiosmtpd(type(self), ("handle_", "auth_"))
 
     # identification of the client and its reverse name
     async def _identify(self, smtp: SMTP) -> _Conn:
