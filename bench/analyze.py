@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailhops.analyze import analyze, hops_from_received  # noqa: E402
+from mailhops.read.analyze import analyze, hops_from_received  # noqa: E402
 
 
 def load_corpus(folder: Path) -> tuple[list[list[str]], list[bytes]]:
@@ -69,7 +69,7 @@ def interleaved_rates(funcs: dict, items: list, count: int, repeat: int, chunk: 
 def report_yield(journeys) -> None:
     """Of the Received headers that contain a FROM, BY or date, the share that yields it; and the shapes of
     those that do not (letters and digits masked: the corpus holds real people's data)."""
-    from mailhops.analyze import field_yield
+    from mailhops.read.analyze import field_yield
 
     seen, got, raw_missed = field_yield(journeys)
     missed = [re.sub(r"[a-z]", "a", re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", raw)))[:90] for raw in raw_missed]

@@ -62,13 +62,13 @@ def __getattr__(name: str):  # lazy: keeps `import mailhops` fast (graphviz, ipy
 
         return send
     if name == "count_hops":
-        from .headers import count_hops
+        from .mta.headers import count_hops
 
         return count_hops
     if name in ("render_topology", "render_journey", "export", "export_frames", "to_svg"):
-        from . import render
+        from . import draw
 
-        return getattr(render, name)
+        return getattr(draw, name)
     if name in ("run_scenario", "scenario_names", "get_scenario"):
         from . import scenarios
 

@@ -2,13 +2,22 @@
 
 Commands: ``scenarios``, ``send``, ``export``, ``analyze``, ``serve``. Every error mailhops
 raises on purpose is printed as one sentence on stderr, without a traceback, with exit status 2.
+
+This is the top layer and the only place that composes the others: "export a scenario or an .eml file"
+(scenarios or the analyzer, then the drawing package), "analyze, then draw", "serve a named scenario".
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
+import tempfile
+import threading
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from .errors import MailhopsError
 
@@ -87,12 +96,10 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
 def _cmd_send(args: argparse.Namespace) -> int:
     from . import scenarios
-    from .report import journey_text
+    from .draw.text import journey_text
 
     if args.live:
-        from . import live
-
-        journey = live.run_scenario(args.scenario, seed=args.seed)
+        journey = scenarios.run_live(args.scenario, seed=args.seed)
     else:
         journey = scenarios.run(args.scenario, seed=args.seed)
     if args.format == "json":
@@ -110,29 +117,121 @@ def _final_copy(journey) -> bytes:  # noqa: ANN001
         return journey.message
     if journey.bounce is not None and journey.bounce.message:
         return journey.bounce.message
-    from .errors import MailhopsError
-
     raise MailhopsError(
         f"Nothing reached a mailbox in this scenario (outcome: {journey.outcome.kind if journey.outcome else 'none'})."
     )
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .render import export_cli
+    """``mailhops export``: draw a scenario's journey (or topology) or a real message's route."""
+    from .draw.render import export, export_frames
+    from .errors import RenderError
+    from .journey import Journey
 
-    return export_cli(args)
+    obj, stem = _export_source(args)
+    fmt = args.format
+    written: list[Path] = []
+    try:
+        if args.frames:
+            if not isinstance(obj, Journey):
+                raise RenderError("--frames draws one picture per hop of a journey; leave out --topology.")
+            written += export_frames(obj, args.frames, format=fmt or "svg", theme=args.theme, slide=args.slide,
+                                     dpi=args.dpi, headers=args.headers)
+        if args.output or not args.frames:
+            out = Path(args.output) if args.output else Path(f"{stem}.{fmt or 'svg'}")
+            written.append(export(obj, out, format=fmt, theme=args.theme, slide=args.slide, dpi=args.dpi,
+                                  headers=args.headers))
+    except RenderError as err:
+        source = getattr(err, "source", None)
+        if source and shutil.which("dot") is None:
+            dot_file = Path(args.output).with_suffix(".gv") if args.output else Path(f"{stem}.gv")
+            dot_file.write_text(source, encoding="utf-8")
+            raise RenderError(f"{str(err).rstrip('.')}; the DOT source was saved to {dot_file}.") from None
+        raise
+    for path in written:
+        print(path, file=sys.stdout)
+    return 0
+
+
+def _export_source(args: argparse.Namespace) -> tuple[Any, str]:
+    """The journey (or topology) the export command draws, and a default file stem."""
+    from .errors import RenderError
+
+    source = args.source
+    path = Path(source)
+    if path.suffix.lower() in (".eml", ".txt", ".msg") or path.is_file():
+        if args.topology:
+            raise RenderError(f"{path.name} is a message, not a scenario, so it has no topology to draw.")
+        if not path.is_file():
+            raise RenderError(f"There is no file {source}.")
+        from .read.analyze import analyze
+
+        return analyze(path.read_bytes()), path.stem
+    from . import scenarios
+
+    if args.topology:
+        return scenarios.get(source).build(), f"{source}-topology"
+    return scenarios.run(source, seed=args.seed), source
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from .analyze import analyze_cli
+    """``mailhops analyze FILE|- [--format text|json] [--svg OUT]``: the route of a real message."""
+    from .read.analyze import analyze, journey_table, to_json_dict
 
-    return analyze_cli(args)
+    name = args.file
+    if name == "-":
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+        journey = analyze(data)
+    else:
+        path = Path(name)
+        if not path.exists():
+            raise MailhopsError(f"The file {name} does not exist.")
+        journey = analyze(path)
+    if getattr(args, "format", "text") == "json":
+        print(json.dumps(to_json_dict(journey), indent=2, ensure_ascii=False))
+    else:
+        print(journey_table(journey))
+    svg = getattr(args, "svg", None)
+    if svg:
+        from .draw.render import export
+
+        export(journey, svg, format="svg")  # a missing ``dot`` raises its one-sentence RenderError
+        print(f"Diagram written to {svg}", file=sys.stderr)
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from .live import serve_cli
+    """``mailhops serve SCENARIO [--port-base N]``: run the servers until Ctrl-C."""
+    from . import scenarios
+    from .live import LiveTopology
 
-    return serve_cli(args)
+    scenario = scenarios.get(args.scenario)
+    directory = Path(tempfile.mkdtemp(prefix=f"mailhops-serve-{scenario.name}-"))
+    live = LiveTopology(scenario.build(), directory=directory, port_base=getattr(args, "port_base", None),
+                        on_event=_print_event)
+    stop = threading.Event()
+    with live:
+        print(live.describe(), flush=True)
+        print("\nEach hop is printed as it happens. Press Ctrl-C to stop.\n", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            print("\nStopping the servers...", file=sys.stderr, flush=True)
+    print(f"Stopped. The Maildirs stay in {directory}", file=sys.stderr, flush=True)
+    return 0
+
+
+def _print_event(what: str, journey: Any, item: Any) -> None:
+    """One console line per event of ``serve``: a hop, a refused attempt, an outcome."""
+    who = f"<{journey.envelope_from or ''}> -> <{journey.envelope_to}>"
+    if what == "hop":
+        print(f"[hop {item.n}] {item.from_server or item.from_name or item.ip} -> {item.by_server} with {item.with_} "
+              f"id {item.id or '-'}  {who}", flush=True)
+    elif what == "attempt":
+        print(f"[attempt] {item.from_server or item.from_name} -> {item.by_server}: {item.decision}", flush=True)
+    elif what == "outcome":
+        print(f"[{item.kind}] {item.status} {item.detail}  {who}", flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -221,6 +221,9 @@ class Journey:
     copies: list[str] = field(default_factory=list)
     auth: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    #: the :class:`~mailhops.topology.Topology` the message crossed (simulated and live journeys; ``None``
+    #: for an analyzed message). Drawings use it for roles and labels; it is not part of the JSON.
+    topology: Any = field(default=None, repr=False, compare=False)
 
     def timeline(self) -> list[Hop]:
         """Hops and failed attempts together, in the order they happened."""
@@ -265,7 +268,11 @@ class Journey:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Jupyter shows a journey as its diagram (see :func:`mailhops.render.repr_mimebundle`)."""
-        from .render import repr_mimebundle
+        """Jupyter shows a journey as its diagram (see :func:`mailhops.draw.repr_mimebundle`).
+
+        The one import from the records up into the drawing package, made lazily at display time (allowed
+        by name in the import-linter contract in ``pyproject.toml``).
+        """
+        from .draw.render import repr_mimebundle
 
         return repr_mimebundle(self, include, exclude)

@@ -27,8 +27,8 @@ import dns.rdataclass
 import dns.rdatatype
 
 from . import scenarios as sc
-from .headers import count_hops
 from .journey import Journey
+from .mta.headers import count_hops
 from .topology import MTAS, Topology
 
 __all__ = [

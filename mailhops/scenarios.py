@@ -57,6 +57,22 @@ class Scenario:
         journey.scenario = self.name
         return journey
 
+    def run_live(self, *, seed: int = 0, timeout: float = 60.0, final: bool = False,
+                 retry_schedule: tuple[float, ...] | None = None) -> Journey:
+        """Send this scenario's message through real servers on 127.0.0.1 (see :mod:`mailhops.live`).
+
+        The servers stop before this returns. A deferred message is reported as ``deferred`` (as in the
+        simulation) unless ``final=True``, which waits for the retry schedule to end in a bounce.
+        """
+        from .live import RETRY_SCHEDULE, LiveTopology
+
+        schedule = RETRY_SCHEDULE if retry_schedule is None else retry_schedule
+        with LiveTopology(self.build(), seed=seed, retry_schedule=schedule) as live:
+            journey = live.send(self.sender, self.recipient, subject=self.subject, body=self.body,
+                                timeout=timeout, final=final)
+        journey.scenario = self.name
+        return journey
+
 
 # ---------------------------------------------------------------------------------------------- #
 # building blocks
@@ -318,3 +334,16 @@ def run(name: str, seed: int = 0) -> Journey:
     'delivered'
     """
     return get(name).run(seed=seed)
+
+
+def run_live(name: str, seed: int = 0, *, timeout: float = 60.0, final: bool = False,
+             retry_schedule: tuple[float, ...] | None = None) -> Journey:
+    """Run the scenario ``name`` on real servers on 127.0.0.1 and return its journey (``source="live"``).
+
+    >>> journey = run_live("three-hops")
+    >>> journey.outcome.kind, [h.by_server for h in journey.hops], [h.with_ for h in journey.hops]
+    ('delivered', ['smtp.example.org', 'mx.example.net', 'imap.example.net'], ['ESMTPSA', 'ESMTPS', 'LMTP'])
+    >>> journey.hops[1].smtp[0].text  # the MX's real greeting, as Postfix words it
+    '220 mx.example.net ESMTP Postfix'
+    """
+    return get(name).run_live(seed=seed, timeout=timeout, final=final, retry_schedule=retry_schedule)

@@ -18,12 +18,12 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from . import headers as hdr
-from . import servers as srv
 from .dns import dns_for
 from .errors import TopologyError
 from .journey import Hop, Journey, Lookup, Outcome, SmtpLine
-from .servers import Envelope, Reply, Session
+from .mta import headers as hdr
+from .mta import roles as srv
+from .mta.roles import Envelope, Reply, Session
 from .topology import Server, Topology, check_address, domain_of
 
 #: Where every simulated clock starts (plus a seeded offset of up to an hour).
@@ -270,7 +270,7 @@ class _Walk:
 
 def _bounce_journey(topology: Topology, reporter: Server, env: Envelope, dsn: bytes, rng: random.Random,
                     clock: datetime) -> Journey:
-    journey = Journey(source="simulated", envelope_from="", envelope_to=env.mail_from)
+    journey = Journey(source="simulated", envelope_from="", envelope_to=env.mail_from, topology=topology)
     walk = _Walk(topology, rng, journey, clock, bounce=True)
     when = clock.astimezone(srv.tz_of(reporter)).replace(microsecond=0)
     qid = srv.queue_id(reporter, rng, when)
@@ -324,7 +324,7 @@ def send(
         raise TopologyError("The message must be given as bytes (the raw RFC 5322 text).")
     elif b"\r\n" not in message:
         message = message.replace(b"\n", b"\r\n")
-    journey = Journey(source="simulated", envelope_from=sender, envelope_to=recipient)
+    journey = Journey(source="simulated", envelope_from=sender, envelope_to=recipient, topology=topology)
     walk = _Walk(topology, rng, journey, clock, bounce=False)
     journey.outcome = walk.run(origin, Envelope(sender, recipient), message)
     if journey.message is None:  # not delivered: keep the message as it sits at the last server

@@ -206,8 +206,8 @@ class Topology:
         return f"Topology({self.name!r}, {len(self.domains)} domains, {len(self.servers)} servers)"
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        """Jupyter shows a topology as its diagram (see :func:`mailhops.render.repr_mimebundle`)."""
-        from .render import repr_mimebundle
+        """Jupyter shows a topology as its diagram (see :func:`mailhops.draw.repr_mimebundle`)."""
+        from .draw.render import repr_mimebundle
 
         return repr_mimebundle(self, include, exclude)
 

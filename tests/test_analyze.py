@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailhops.analyze import MAX_HOPS, analyze, journey_table, split_headers, to_json_dict
 from mailhops.cli import main
 from mailhops.errors import MailhopsError
+from mailhops.read.analyze import MAX_HOPS, analyze, journey_table, split_headers, to_json_dict
 
 THREE_HOPS = """\
 Return-Path: <alice@example.org>
@@ -185,7 +185,7 @@ def test_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_cli_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("mailhops.render")
+    pytest.importorskip("mailhops.draw.render")
     import shutil
 
     p = tmp_path / "m.eml"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mailhops.analyze import analyze, field_yield
-from mailhops.received import _parse
+from mailhops.read.analyze import analyze, field_yield
+from mailhops.read.received import _parse
 
 CORPUS = Path(__file__).parent / "data" / "corpus"
 pytestmark = [
@@ -51,8 +51,8 @@ def test_fast_paths_agree_with_the_general_parser(journeys) -> None:
 
 
 def test_fast_date_agrees_with_the_general_reader(journeys) -> None:
-    from mailhops.dates import parse_date
-    from mailhops.received import fast_date
+    from mailhops.read.dates import parse_date
+    from mailhops.read.received import fast_date
 
     for j in journeys:
         for hop in j.hops:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mailhops.analyze import analyze
-from mailhops.auth import analyze_auth, org_domain, parse_authentication_results, parse_tag_list
+from mailhops.read.analyze import analyze
+from mailhops.read.auth import analyze_auth, org_domain, parse_authentication_results, parse_tag_list
 
 GMAIL_LIKE = """\
 Delivered-To: bob@example.com

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailhops.dates import find_date, parse_date
 from mailhops.journey import format_utc
+from mailhops.read.dates import find_date, parse_date
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mailhops.headers import count_fields, count_hops, prepend, protocol_word, received, spam_headers
+from mailhops.mta.headers import count_fields, count_hops, prepend, protocol_word, received, spam_headers
 
 WHEN = datetime(2026, 3, 2, 9, 0, 5, tzinfo=timezone(timedelta(hours=1), "CET"))
 BASE = dict(helo="mail.example.org", rdns="mail.example.org", ip="192.0.2.25", by_name="mx.example.net",

@@ -7,8 +7,8 @@ import pytest
 from mailhops import lesson_checks as lc
 from mailhops import scenarios as sc
 from mailhops import widgets as w
-from mailhops.analyze import analyze
-from mailhops.headers import count_hops
+from mailhops.mta.headers import count_hops
+from mailhops.read.analyze import analyze
 
 # (check, right answer, [(wrong answer, words the explanation must contain), ...])
 CASES = [

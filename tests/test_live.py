@@ -27,7 +27,8 @@ import pytest
 from mailhops import scenarios
 from mailhops.cli import main
 from mailhops.errors import LiveError
-from mailhops.live import LiveTopology, run_scenario
+from mailhops.live import LiveTopology
+from mailhops.scenarios import run_live as run_scenario
 from mailhops.simulate import send as simulate_send
 
 pytestmark = pytest.mark.live

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailhops.dns import TopologyDNS
-from mailhops.live import _Conn, _pipelined, _RecordingSMTP, _reply, order_mx
-from mailhops.servers import Reply
+from mailhops.live.runner import _Conn, _pipelined, _RecordingSMTP, _reply, order_mx
+from mailhops.mta.roles import Reply
 from mailhops.topology import Topology
 
 _hosts = st.lists(st.tuples(st.integers(0, 50), st.sampled_from("abcdefgh")), min_size=1, max_size=6,
@@ -165,7 +165,7 @@ def test_the_recording_servers_have_aiosmtpds_own_command_and_auth_tables() -> N
     from aiosmtpd.lmtp import LMTP
     from aiosmtpd.smtp import SMTP
 
-    from mailhops.live import _RecordingLMTP
+    from mailhops.live.runner import _RecordingLMTP
 
     class Handler:
         async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
@@ -182,7 +182,7 @@ def test_the_recording_servers_have_aiosmtpds_own_command_and_auth_tables() -> N
 def test_the_handler_offers_aiosmtpd_every_hook() -> None:
     from aiosmtpd.smtp import SMTP
 
-    from mailhops.live import _Handler
+    from mailhops.live.runner import _Handler
 
     handler = _Handler(live=None, node=None)  # type: ignore[arg-type]
     hooks = set(SMTP(handler, hostname="x.example", loop=_LOOP)._handle_hooks)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailhops import OUTCOME_KINDS, Topology, send
-from mailhops.headers import count_fields
+from mailhops.mta.headers import count_fields
 from mailhops.scenarios import SPAM_BODY, SPAM_SUBJECT
 
 FLAVOURS = ["postfix", "exim", "sendmail", "exchange", "gmail"]

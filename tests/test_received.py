@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailhops.received import parse_received
+from mailhops.read.received import parse_received
 
 # (header value, expected fields). Shapes copied from real MTAs' output; names, addresses and ids invented.
 CASES = [
@@ -395,7 +395,7 @@ def test_fuzz_mutated_real_shapes_never_raise(value: str, seed: int, edits: int)
     "Sat, 20 Jul 2002 09:46:41 +0100",
 ])
 def test_fast_paths_agree_with_the_general_parser(value: str) -> None:
-    from mailhops.received import _parse
+    from mailhops.read.received import _parse
 
     assert _parse(value, 1, classic=True).to_dict() == _parse(value, 1, classic=False).to_dict()
 
@@ -415,7 +415,7 @@ def test_fast_paths_agree_with_the_general_parser(value: str) -> None:
     " 12 Sep 2002 06:12:01 GMT +0100",
 ])
 def test_fast_date_agrees_with_the_general_reader(text: str) -> None:
-    from mailhops.dates import parse_date
-    from mailhops.received import fast_date
+    from mailhops.read.dates import parse_date
+    from mailhops.read.received import fast_date
 
     assert fast_date(text) == parse_date(text)

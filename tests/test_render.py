@@ -26,11 +26,11 @@ from test_render_helpers import (  # noqa: F401  (_dot_guard is an autouse fixtu
 )
 
 from mailhops import scenarios
+from mailhops.draw.escape import display_text
+from mailhops.draw.render import frame_steps, render_journey, render_topology, repr_mimebundle, to_svg
+from mailhops.draw.themes import THEMES
 from mailhops.errors import RenderError
-from mailhops.escape import display_text
 from mailhops.journey import Hop, Journey, Outcome
-from mailhops.render import frame_steps, render_journey, render_topology, repr_mimebundle, to_svg
-from mailhops.themes import THEMES
 
 needs_dot = pytest.mark.needs_dot
 

@@ -19,8 +19,8 @@ from test_render_helpers import (  # noqa: F401
 
 from mailhops import scenarios
 from mailhops.cli import main
+from mailhops.draw.render import export, export_frames, frame_steps
 from mailhops.errors import RenderError
-from mailhops.render import export, export_frames, frame_steps
 
 needs_dot = pytest.mark.needs_dot
 
@@ -130,7 +130,7 @@ def test_cli_without_dot_exits_non_zero_with_install_hints_and_saves_the_source(
 
 @needs_dot
 def test_cli_draws_the_route_of_a_real_message(tmp_path):
-    pytest.importorskip("mailhops.analyze", reason="the header analyzer (issue 5) is not in this checkout")
+    pytest.importorskip("mailhops.read.analyze", reason="the header analyzer (issue 5) is not in this checkout")
     eml = tmp_path / "message.eml"
     eml.write_bytes(scenarios.run("enterprise").message)
     out = tmp_path / "route.svg"

@@ -6,7 +6,7 @@ import pytest
 
 scenarios = pytest.importorskip("mailhops.scenarios", reason="the simulator (mailhops.scenarios) is not committed yet")
 
-from mailhops.analyze import analyze  # noqa: E402
+from mailhops.read.analyze import analyze  # noqa: E402
 
 KEYS = ("from_name", "ip", "by_name", "with", "id", "for", "date_utc")
 
@@ -41,7 +41,7 @@ def test_round_trip(name: str, seed: int) -> None:
     want = [{k: h.to_dict()[k] for k in KEYS} for h in reference.hops]
     assert got == want
     assert all(not h.problems for h in analyzed.hops), [h.problems for h in analyzed.hops]
-    from mailhops.headers import count_hops
+    from mailhops.mta.headers import count_hops
 
     assert analyzed.summary["hops"] == count_hops(message)  # the lessons' hop count, both ways
 

@@ -278,7 +278,7 @@ def test_bounce_spf_uses_the_helo_name() -> None:
 
 
 def test_analyzer_trusts_only_the_final_mx_spf_result() -> None:
-    from mailhops.analyze import analyze
+    from mailhops.read.analyze import analyze
 
     auth = analyze(run("forwarding").message).auth
     assert auth["trusted_authserv_id"] == "mx.example.net" and auth["spf"] == "fail"

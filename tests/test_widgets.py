@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from mailhops import scenarios as sc
 from mailhops import widgets as w
+from mailhops.draw.render import frame_steps
 from mailhops.errors import DNSLookupError
-from mailhops.headers import count_hops
-from mailhops.render import frame_steps
+from mailhops.mta.headers import count_hops
 from mailhops.topology import ROLES
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs the Graphviz dot binary")
@@ -435,7 +435,7 @@ def test_analyze_panel_shows_the_route_of_pasted_headers() -> None:
 
 
 def test_headers_of_an_analyzed_message_are_grouped_by_the_received_below_them() -> None:
-    from mailhops.analyze import analyze
+    from mailhops.read.analyze import analyze
 
     text = ("Delivered-To: bob@example.net\n"
             "Received: from mx.example.net by imap.example.net with LMTP; Mon, 2 Mar 2026 09:00:09 +0000\n"

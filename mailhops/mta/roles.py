@@ -28,9 +28,9 @@ from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
+from ..dns import TopologyDNS, dns_for
+from ..topology import Server, Topology, domain_of
 from . import headers as hdr
-from .dns import TopologyDNS, dns_for
-from .topology import Server, Topology, domain_of
 
 _B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 

@@ -7,7 +7,7 @@ Scenario three-hops: delivered (2.0.0)
 
 from __future__ import annotations
 
-from .journey import Hop, Journey
+from ..journey import Hop, Journey
 
 
 def _cell(value: object, width: int) -> str:

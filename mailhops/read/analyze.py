@@ -24,24 +24,21 @@ read from the headers it carries. Nothing leaves the machine: no name or address
 
 from __future__ import annotations
 
-import argparse
 import email
 import email.policy
-import json
 import os
 import re
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..errors import MailhopsError
+from ..journey import Hop, Journey, Outcome, format_utc
 from .auth import analyze_auth
 from .dates import parse_date
-from .errors import MailhopsError
-from .journey import Hop, Journey, Outcome, format_utc
 from .received import parse_received
 
-__all__ = ["analyze", "analyze_cli", "hops_from_received", "split_headers", "journey_table", "to_json_dict", "MAX_HOPS"]
+__all__ = ["analyze", "hops_from_received", "split_headers", "journey_table", "to_json_dict", "MAX_HOPS"]
 
 #: Received headers beyond this many are kept raw, not parsed: no real path is that long
 #: (RFC 5321 §6.3 asks for a hop limit of at least 100), so it is a loop or an attack.
@@ -389,42 +386,6 @@ def journey_table(journey: Journey, width: int = 40) -> str:
     if a.get("results") or a.get("untrusted"):
         lines.append(f"  {a.get('note', '')}")
     return "\n".join(lines)
-
-
-def analyze_cli(args: argparse.Namespace) -> int:
-    """``mailhops analyze FILE|- [--format text|json] [--svg OUT]``."""
-    name = args.file
-    if name == "-":
-        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
-        journey = analyze(data)
-    else:
-        path = Path(name)
-        if not path.exists():
-            raise MailhopsError(f"The file {name} does not exist.")
-        journey = analyze(path)
-    if getattr(args, "format", "text") == "json":
-        print(json.dumps(to_json_dict(journey), indent=2, ensure_ascii=False))
-    else:
-        print(journey_table(journey))
-    svg = getattr(args, "svg", None)
-    if svg:
-        _write_svg(journey, svg)
-    return 0
-
-
-def _write_svg(journey: Journey, out: str) -> None:
-    """Draw the route with the shared renderer; a missing ``dot`` raises its one-sentence RenderError."""
-    try:
-        from . import render
-    except ImportError:
-        print("mailhops: the diagram renderer (mailhops.render) is not available; no SVG written.", file=sys.stderr)
-        return
-    if hasattr(render, "export"):
-        render.export(journey, out, format="svg")
-    else:
-        data = render.render_journey(journey).pipe(format="svg")
-        Path(out).write_bytes(data)
-    print(f"Diagram written to {out}", file=sys.stderr)
 
 
 _COMMENT = re.compile(r"\([^()]*\)")

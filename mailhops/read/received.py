@@ -33,8 +33,8 @@ import ipaddress
 import re
 from datetime import datetime, timedelta, timezone
 
+from ..journey import Hop
 from .dates import MONTHS, WEEKDAYS, ZONE_NAMES, find_date, parse_date
-from .journey import Hop
 
 __all__ = ["parse_received", "fast_date", "mta_family", "KEYWORDS", "MAX_READ"]
 

@@ -26,7 +26,7 @@ import re
 from datetime import datetime, timezone
 from email.message import Message
 
-from .errors import HeaderValueError
+from ..errors import HeaderValueError
 
 #: The header fields the lessons count as hops (RFC 5321 §6.3 trace fields, and the list Sendmail counts).
 HOP_FIELDS = ("received", "via", "x400-received", "mail-from")

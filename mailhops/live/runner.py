@@ -13,7 +13,11 @@ a deferred message is retried on a bounded schedule and then bounced.
 Every SMTP/LMTP line of every hop is captured by the receiving server, and the run comes back as the
 same :class:`~mailhops.journey.Journey` the simulator returns (``source="live"``).
 
->>> journey = run_scenario("three-hops")
+>>> from mailhops.topology import Topology
+>>> from mailhops.scenarios import get
+>>> scenario = get("three-hops")
+>>> with LiveTopology(scenario.build()) as live:
+...     journey = live.send(scenario.sender, scenario.recipient)
 >>> journey.outcome.kind, [h.by_server for h in journey.hops], [h.with_ for h in journey.hops]
 ('delivered', ['smtp.example.org', 'mx.example.net', 'imap.example.net'], ['ESMTPSA', 'ESMTPS', 'LMTP'])
 >>> journey.hops[1].smtp[0].text  # the MX's real greeting, as Postfix words it
@@ -46,7 +50,6 @@ Postfix says ``550 5.7.1 <rcpt>: Relay access denied`` (smtpd's ``reject_unauth_
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import contextlib
@@ -65,7 +68,6 @@ import re
 import shutil
 import smtplib
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -85,15 +87,15 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, AuthResult
 
-from . import headers as hdr
-from . import servers as srv
-from .dns import MXAnswer, TopologyDNS, order_mx
-from .errors import LiveError, TopologyError
-from .journey import Hop, Journey, Lookup, Outcome, SmtpLine
-from .live_dns import LOOPBACK, LoopbackDNS
-from .live_tls import client_context, server_context
-from .servers import Envelope, Reply, Session
-from .topology import Server, Topology, check_address, domain_of
+from ..dns import MXAnswer, TopologyDNS, order_mx
+from ..errors import LiveError, TopologyError
+from ..journey import Hop, Journey, Lookup, Outcome, SmtpLine
+from ..mta import headers as hdr
+from ..mta import roles as srv
+from ..mta.roles import Envelope, Reply, Session
+from ..topology import Server, Topology, check_address, domain_of
+from .loopback_dns import LOOPBACK, LoopbackDNS
+from .tls import client_context, server_context
 
 #: How long a deferred message waits before each retry (seconds); after the last one it is bounced.
 RETRY_SCHEDULE: tuple[float, ...] = (2.0, 4.0, 8.0)
@@ -166,7 +168,9 @@ class Journal:
     ``deferred``.
     """
 
-    def __init__(self, on_event: Callable[[str, Journey, Any], None] | None = None) -> None:
+    def __init__(self, on_event: Callable[[str, Journey, Any], None] | None = None,
+                 topology: Topology | None = None) -> None:
+        self.topology = topology
         self._lock = threading.RLock()
         self._tracks: dict[int, _Track] = {}
         self._keys = itertools.count(1)
@@ -175,8 +179,9 @@ class Journal:
     def new(self, envelope_from: str, envelope_to: str, *, parent: int | None = None) -> int:
         with self._lock:
             key = next(self._keys)
-            self._tracks[key] = _Track(Journey(source="live", envelope_from=envelope_from, envelope_to=envelope_to),
-                                       parent=parent)
+            journey = Journey(source="live", envelope_from=envelope_from, envelope_to=envelope_to,
+                              topology=self.topology)
+            self._tracks[key] = _Track(journey, parent=parent)
             return key
 
     def journey(self, key: int) -> Journey:
@@ -857,7 +862,7 @@ class LiveTopology:
         self.timeout = timeout
         self.password = password
         self.workers = workers
-        self.journal = Journal(on_event)
+        self.journal = Journal(on_event, topology)
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._outgoing: dict[int, tuple[Server, int]] = {}
@@ -1579,59 +1584,3 @@ class LiveTopology:
         self.journal.note(entry.key, f"{server.name} gave up after {entry.attempts} tries: {reply}.")
         self._bounce(node, entry, reply, kind="bounced")
         node.queue.done(entry)
-
-
-# ---------------------------------------------------------------------------------------------- #
-# entry points: run a scenario, serve a scenario
-
-
-def run_scenario(name: str, seed: int = 0, *, timeout: float = 60.0, retry_schedule: tuple[float, ...] = RETRY_SCHEDULE,
-                 final: bool = False) -> Journey:
-    """Run scenario ``name`` on real servers on 127.0.0.1 and return its journey (``source="live"``).
-
-    The servers stop before this returns. A deferred message is reported as ``deferred`` (as in the
-    simulation) unless ``final=True``, which waits for the retry schedule to end in a bounce.
-    """
-    from . import scenarios
-
-    scenario = scenarios.get(name)
-    with LiveTopology(scenario.build(), seed=seed, retry_schedule=retry_schedule) as live:
-        journey = live.send(scenario.sender, scenario.recipient, subject=scenario.subject, body=scenario.body,
-                            timeout=timeout, final=final)
-    journey.scenario = name
-    return journey
-
-
-def _print_event(what: str, journey: Journey, item: Any) -> None:
-    who = f"<{journey.envelope_from or ''}> -> <{journey.envelope_to}>"
-    if what == "hop":
-        hop: Hop = item
-        print(f"[hop {hop.n}] {hop.from_server or hop.from_name or hop.ip} -> {hop.by_server} with {hop.with_} "
-              f"id {hop.id or '-'}  {who}", flush=True)
-    elif what == "attempt":
-        hop = item
-        print(f"[attempt] {hop.from_server or hop.from_name} -> {hop.by_server}: {hop.decision}", flush=True)
-    elif what == "outcome":
-        outcome: Outcome = item
-        print(f"[{outcome.kind}] {outcome.status} {outcome.detail}  {who}", flush=True)
-
-
-def serve_cli(args: argparse.Namespace) -> int:
-    """``mailhops serve SCENARIO [--port-base N]``: run the servers until Ctrl-C."""
-    from . import scenarios
-
-    scenario = scenarios.get(args.scenario)
-    directory = Path(tempfile.mkdtemp(prefix=f"mailhops-serve-{scenario.name}-"))
-    live = LiveTopology(scenario.build(), directory=directory, port_base=getattr(args, "port_base", None),
-                        on_event=_print_event)
-    stop = threading.Event()
-    with live:
-        print(live.describe(), flush=True)
-        print("\nEach hop is printed as it happens. Press Ctrl-C to stop.\n", flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            print("\nStopping the servers...", file=sys.stderr, flush=True)
-    print(f"Stopped. The Maildirs stay in {directory}", file=sys.stderr, flush=True)
-    return 0

@@ -19,7 +19,7 @@ import ssl
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .errors import LiveError
+from ..errors import LiveError
 
 
 @functools.lru_cache(maxsize=1)

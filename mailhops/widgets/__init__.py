@@ -31,14 +31,14 @@ from typing import Any
 
 import ipywidgets as W
 
-from . import render as rd
-from . import scenarios as sc
-from .dns import TopologyDNS, live_mx
-from .errors import DNSLookupError, MailhopsError
-from .journey import Hop, Journey
-from .servers import message_id
-from .simulate import dns_for, send
-from .topology import MTAS, ROLES, SPAM_ACTIONS, Topology, domain_of
+from .. import draw as rd
+from .. import scenarios as sc
+from ..dns import TopologyDNS, live_mx
+from ..errors import DNSLookupError, MailhopsError
+from ..journey import Hop, Journey
+from ..mta.roles import message_id
+from ..simulate import dns_for, send
+from ..topology import MTAS, ROLES, SPAM_ACTIONS, Topology, domain_of
 
 __all__ = [
     "AnalyzePanel",
@@ -422,7 +422,7 @@ def run_with(name: str, knobs: Knobs | None = None, *, seed: int = 0, live: bool
     scenario = sc.get(name)
     topo, recipient, subject, body = apply_knobs(scenario, knobs or Knobs())
     if live:
-        from .live import LiveTopology
+        from ..live import LiveTopology
 
         with LiveTopology(topo, seed=seed) as servers:
             journey = servers.send(scenario.sender, recipient, subject=subject, body=body, timeout=60.0)
@@ -1170,7 +1170,7 @@ class TopologyBuilder(W.VBox):
         forward = self.user_forward.value.strip() or None
 
         def act() -> str:
-            from .topology import check_address
+            from ..topology import check_address
 
             if forward is not None:
                 check_address(forward)
@@ -1231,7 +1231,7 @@ class AnalyzePanel(W.VBox):
 
     def analyze(self) -> bool:
         """Analyze the pasted text; show the route, or a sentence saying why there is none."""
-        from .analyze import analyze, journey_table
+        from ..read.analyze import analyze, journey_table
 
         text = self.text.value
         if not text.strip():
@@ -1289,7 +1289,7 @@ def email_vs_xmpp(theme: str = "light") -> Any:
     """
     import graphviz
 
-    from .themes import get_theme
+    from ..draw.themes import get_theme
 
     th = get_theme(theme)
     font = "Liberation Sans"

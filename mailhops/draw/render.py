@@ -18,12 +18,9 @@ True
 
 from __future__ import annotations
 
-import argparse
 import html
 import os
 import re
-import shutil
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +28,11 @@ from typing import Any
 
 import graphviz
 
-from .errors import MailhopsError, RenderError
+from ..errors import RenderError
+from ..journey import Hop, Journey, Lookup
+from ..topology import Server, Topology
 from .escape import escape_label, wrap_label
-from .journey import Hop, Journey, Lookup
 from .themes import ROLE_GROUPS, ROLE_SHAPES, EdgeStyle, Theme, get_theme
-from .topology import Server, Topology
 
 __all__ = [
     "FORMATS",
@@ -43,7 +40,6 @@ __all__ = [
     "SLIDE_DPI",
     "SLIDE_SIZE",
     "export",
-    "export_cli",
     "export_frames",
     "frame_steps",
     "render",
@@ -419,14 +415,8 @@ def _steps_text(numbers: list[str]) -> str:
 
 
 def _scenario_topology(journey: Journey) -> Topology | None:
-    if not journey.scenario:
-        return None
-    try:
-        from . import scenarios
-
-        return scenarios.get(journey.scenario).build()
-    except (ImportError, MailhopsError):
-        return None
+    """The topology the journey crossed (``None`` for a real message read from its headers)."""
+    return journey.topology if isinstance(journey.topology, Topology) else None
 
 
 def _normalize_highlight(highlight: int | str | None) -> int | str | None:
@@ -983,50 +973,3 @@ def repr_mimebundle(obj: Any, include: Any = None, exclude: Any = None, **kw: An
         page = (f'<div class="mailhops-render-error"><p><b>Cannot draw the diagram.</b> {html.escape(str(err))}</p>'
                 f"<details><summary>DOT source</summary><pre>{html.escape(source)}</pre></details></div>")
         return {"text/plain": text, "text/html": page}
-
-
-# ---------------------------------------------------------------------------------------------- CLI
-def _load(args: argparse.Namespace) -> tuple[Any, str]:
-    """The journey (or topology) the export command draws, and a default file stem."""
-    source = args.source
-    path = Path(source)
-    if path.suffix.lower() in (".eml", ".txt", ".msg") or path.is_file():
-        if args.topology:
-            raise RenderError(f"{path.name} is a message, not a scenario, so it has no topology to draw.")
-        if not path.is_file():
-            raise RenderError(f"There is no file {source}.")
-        from . import analyze
-
-        return analyze.analyze(path.read_bytes()), path.stem
-    from . import scenarios
-
-    if args.topology:
-        return scenarios.get(source).build(), f"{source}-topology"
-    return scenarios.run(source, seed=args.seed), source
-
-
-def export_cli(args: argparse.Namespace) -> int:
-    """``mailhops export``: draw a scenario's journey (or topology) or a real message's route."""
-    obj, stem = _load(args)
-    fmt = args.format
-    written: list[Path] = []
-    try:
-        if args.frames:
-            if not isinstance(obj, Journey):
-                raise RenderError("--frames draws one picture per hop of a journey; leave out --topology.")
-            written += export_frames(obj, args.frames, format=fmt or "svg", theme=args.theme, slide=args.slide,
-                                     dpi=args.dpi, headers=args.headers)
-        if args.output or not args.frames:
-            out = Path(args.output) if args.output else Path(f"{stem}.{fmt or 'svg'}")
-            written.append(export(obj, out, format=fmt, theme=args.theme, slide=args.slide, dpi=args.dpi,
-                                  headers=args.headers))
-    except RenderError as err:
-        source = getattr(err, "source", None)
-        if source and shutil.which("dot") is None:
-            dot_file = Path(args.output).with_suffix(".gv") if args.output else Path(f"{stem}.gv")
-            dot_file.write_text(source, encoding="utf-8")
-            raise RenderError(f"{str(err).rstrip('.')}; the DOT source was saved to {dot_file}.") from None
-        raise
-    for path in written:
-        print(path, file=sys.stdout)
-    return 0

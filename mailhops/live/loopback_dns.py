@@ -31,8 +31,8 @@ import dns.resolver
 import dns.rrset
 import dns.zone
 
-from .dns import TopologyDNS
-from .errors import LiveError
+from ..dns import TopologyDNS
+from ..errors import LiveError
 
 #: The loopback address every live server binds to.
 LOOPBACK = "127.0.0.1"

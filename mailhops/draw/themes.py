@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import RenderError
+from ..errors import RenderError
 
 __all__ = ["OKABE_ITO", "ROLE_GROUPS", "ROLE_SHAPES", "THEMES", "EdgeStyle", "Theme", "get_theme"]
 
