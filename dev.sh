@@ -7,12 +7,16 @@
 # Both create an isolated virtual environment in .venv (git-ignored), install mailhops into it
 # in editable mode, and install the Debian packages the lessons need when they are missing
 # (graphviz for the diagrams, fonts-liberation for their fonts; chromium for the browser test).
-# Environment: PYTHON (default python3) chooses the interpreter (3.10 or newer).
+# `./dev.sh test` also downloads the development corpus of real messages once, with
+# tests/get_dev_corpus.py, into tests/data/corpus/ (git-ignored; never commit it).
+# Environment: PYTHON (default python3) chooses the interpreter (3.10 or newer); when it names
+# another interpreter than the one .venv was made with, .venv is made anew.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT=$(pwd)
 VENV="$ROOT/.venv"
+PYTHON_GIVEN=${PYTHON:-}
 PYTHON=${PYTHON:-python3}
 
 say() { printf '[dev.sh] %s\n' "$*" >&2; }
@@ -62,10 +66,29 @@ apt_install_missing() {  # apt_install_missing MODE
 }
 
 # ---------------------------------------------------------------- virtual environment
+IDENTITY='import sys; print(sys.version, sys.base_prefix)'
+
+check_python() {  # before anything is installed: PYTHON must run and be 3.10 or newer
+    command -v "$PYTHON" >/dev/null 2>&1 \
+        || die "PYTHON=$PYTHON is not a program here; set PYTHON to a Python 3.10 or newer (e.g. PYTHON=python3)"
+    local answer
+    answer=$("$PYTHON" -c 'import sys; print("python", *sys.version_info[:2])' 2>/dev/null) || answer=
+    case "$answer" in
+        "python 3 "*) ;;
+        *) die "PYTHON=$PYTHON does not run as a Python 3 interpreter; set PYTHON to a Python 3.10 or newer" ;;
+    esac
+    [ "${answer#python 3 }" -ge 10 ] \
+        || die "mailhops needs Python 3.10 or newer; $PYTHON is $("$PYTHON" --version 2>&1)"
+}
+
 setup_venv() {  # setup_venv EXTRAS   (EXTRAS: "" or "[test]")
     local extras=$1 stamp="$VENV/.mailhops-installed" want
-    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
-        || die "mailhops needs Python 3.10 or newer; $PYTHON is $("$PYTHON" --version 2>&1)"
+    # PYTHON named explicitly and .venv made with another interpreter: make .venv anew.
+    if [ -n "${PYTHON_GIVEN:-}" ] && [ -x "$VENV/bin/python" ] \
+        && [ "$("$VENV/bin/python" -c "$IDENTITY" 2>/dev/null)" != "$("$PYTHON" -c "$IDENTITY")" ]; then
+        say "PYTHON=$PYTHON differs from the interpreter of $VENV: making $VENV anew"
+        rm -rf "$VENV"
+    fi
     if [ ! -x "$VENV/bin/python" ]; then
         say "creating the virtual environment $VENV"
         "$PYTHON" -m venv "$VENV"
@@ -81,22 +104,25 @@ setup_venv() {  # setup_venv EXTRAS   (EXTRAS: "" or "[test]")
 }
 
 # ---------------------------------------------------------------- development corpus
-get_corpus() {
-    local out=tests/data/corpus script=../shared/corpus/get_dev_corpus.sh
+get_corpus() {  # the development corpus of real messages (tests/get_dev_corpus.py), once
+    local out=tests/data/corpus
     [ -f "$out/MANIFEST.tsv" ] && return 0
-    if [ ! -f "$script" ]; then
-        say "no $script beside the repository: corpus tests will be skipped"
-        return 0
-    fi
     say "downloading the development corpus of real messages into $out (about a minute)"
-    if ! PYTHON="$VENV/bin/python" bash "$script" "$out" >&2; then
+    if ! "$VENV/bin/python" tests/get_dev_corpus.py "$out" >&2; then
         say "the corpus download failed: corpus tests will be skipped"
         rm -rf "$out"
     fi
 }
 
 # ---------------------------------------------------------------- commands
+lab_settings() {  # JupyterLab settings of this environment: no "fetch news?" pop-up (as on Binder)
+    local dir="$VENV/share/jupyter/lab/settings"
+    mkdir -p "$dir"
+    cp binder/overrides.json "$dir/overrides.json"
+}
+
 cmd_lab() {
+    check_python
     apt_install_missing lab
     # With test extras already installed keep them (a pip install without them would be a no-op anyway).
     if [ -f "$VENV/.mailhops-installed" ] && grep -q '\[test\]' "$VENV/.mailhops-installed"; then
@@ -104,14 +130,17 @@ cmd_lab() {
     else
         setup_venv ""
     fi
-    local start=notebooks/00-start-here.ipynb args=(--ip 127.0.0.1)
-    [ -f "$start" ] || start=notebooks
+    lab_settings
+    # The address JupyterLab prints and opens is the start lesson itself, not the Launcher.
+    local args=(--ip 127.0.0.1 --ServerApp.root_dir="$ROOT"
+                --LabApp.default_url=/lab/tree/notebooks/00-start-here.ipynb)
     [ "$(id -u)" -eq 0 ] && args+=(--allow-root)
-    say "starting JupyterLab on 127.0.0.1 (Ctrl-C to stop)"
-    exec "$VENV/bin/jupyter" lab "${args[@]}" "$@" "$start"
+    say "starting JupyterLab on 127.0.0.1 with notebooks/00-start-here.ipynb (Ctrl-C to stop)"
+    exec "$VENV/bin/jupyter" lab "${args[@]}" "$@"
 }
 
 cmd_test() {
+    check_python
     apt_install_missing test
     setup_venv "[test]"
     get_corpus
