@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from mailhops import scenarios  # noqa: E402
-from mailhops.draw.render import frame_steps, render_journey, to_svg  # noqa: E402
+from mailhops.draw import frame_steps, render_journey, to_svg  # noqa: E402
 from mailhops.journey import Hop, Journey, Outcome  # noqa: E402
 
 

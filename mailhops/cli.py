@@ -124,7 +124,7 @@ def _final_copy(journey) -> bytes:  # noqa: ANN001
 
 def _cmd_export(args: argparse.Namespace) -> int:
     """``mailhops export``: draw a scenario's journey (or topology) or a real message's route."""
-    from .draw.render import export, export_frames
+    from .draw.export import export, export_frames
     from .errors import RenderError
     from .journey import Journey
 
@@ -193,7 +193,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(journey_table(journey))
     svg = getattr(args, "svg", None)
     if svg:
-        from .draw.render import export
+        from .draw.export import export
 
         export(journey, svg, format="svg")  # a missing ``dot`` raises its one-sentence RenderError
         print(f"Diagram written to {svg}", file=sys.stderr)

@@ -273,6 +273,6 @@ class Journey:
         The one import from the records up into the drawing package, made lazily at display time (allowed
         by name in the import-linter contract in ``pyproject.toml``).
         """
-        from .draw.render import repr_mimebundle
+        from .draw.export import repr_mimebundle
 
         return repr_mimebundle(self, include, exclude)

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_render_helpers import SVG, _dot_guard, groups, parse_svg, squeeze, text_of  # noqa: F401
 
+from mailhops.draw import render_journey, to_svg
 from mailhops.draw.escape import display_text, escape_label, wrap_label
-from mailhops.draw.render import render_journey, to_svg
 from mailhops.journey import Hop, Journey, Outcome
 
 NASTY = [

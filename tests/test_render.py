@@ -26,8 +26,8 @@ from test_render_helpers import (  # noqa: F401  (_dot_guard is an autouse fixtu
 )
 
 from mailhops import scenarios
+from mailhops.draw import frame_steps, render_journey, render_topology, repr_mimebundle, to_svg
 from mailhops.draw.escape import display_text
-from mailhops.draw.render import frame_steps, render_journey, render_topology, repr_mimebundle, to_svg
 from mailhops.draw.themes import THEMES
 from mailhops.errors import RenderError
 from mailhops.journey import Hop, Journey, Outcome

@@ -19,7 +19,7 @@ from test_render_helpers import (  # noqa: F401
 
 from mailhops import scenarios
 from mailhops.cli import main
-from mailhops.draw.render import export, export_frames, frame_steps
+from mailhops.draw import export, export_frames, frame_steps
 from mailhops.errors import RenderError
 
 needs_dot = pytest.mark.needs_dot

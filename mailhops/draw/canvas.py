@@ -1,0 +1,247 @@
+"""The machinery every drawing shares: a Digraph under construction with its theme, type sizes and opaque node IDs.
+
+:class:`Canvas` draws a server (:class:`Node`), a styled edge, the legend and the caption; the
+topology and journey drawings only decide *what* to draw. Node IDs are opaque (``n0``, ``n1``, ...):
+``host:587`` in an ID would be read as a port.
+
+>>> from mailhops.draw.themes import get_theme
+>>> cv = Canvas(get_theme("light"), slide=False, name="demo")
+>>> cv.new_id(), cv.new_id()
+('n0', 'n1')
+>>> cv.server_node(Node("n0", "mx.example.net", "mx"), faded=False)
+>>> "mx.example.net" in cv.g.source and "role-mx" in cv.g.source
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import graphviz
+
+from ..topology import Server
+from .escape import escape_label
+from .themes import ROLE_GROUPS, ROLE_SHAPES, EdgeStyle, Theme
+
+__all__ = ["LEGEND_TEXT", "SIZES", "SLIDE_SIZE", "Canvas", "Node", "role_text", "role_words"]
+
+#: A 16:9 slide, in inches (PowerPoint / Keynote / Google Slides widescreen).
+SLIDE_SIZE = "13.333,7.5!"
+
+#: Type sizes (points) and wrapping widths, for a notebook picture (``False``) and a slide (``True``).
+SIZES = {
+    False: {"font": 12.0, "small": 9.5, "edge": 10.0, "mono": 9.0, "title": 14.0, "wrap": 64, "header_lines": 4,
+            "faded": 12.0},
+    True: {"font": 16.0, "small": 13.0, "edge": 14.0, "mono": 17.0, "title": 20.0, "wrap": 60, "header_lines": 4,
+           "faded": 11.0},
+}
+
+#: What the legend says about each kind of edge, in the order it lists them.
+LEGEND_TEXT = {
+    "hop": "hand-off accepted (number = order)",
+    "rejected": "refused with a 5xx reply",
+    "unreachable": "not reached: server down, retried later",
+    "deferred": "deferred with a 4xx reply, retried later",
+    "bounce": "bounce, sent with the null sender MAIL FROM:<>",
+    "loop": "loop: the same hand-off repeated",
+    "dns": "DNS lookup that chose the next server",
+}
+
+
+@dataclass
+class Node:
+    """A server as drawn."""
+
+    id: str
+    name: str | None
+    role: str | None = None  #: a key of mailhops.topology.ROLES
+    ip: str | None = None
+    down: bool = False
+    lit: bool = False
+    role_text: str | None = None  #: how the role is written on the node ("MX 10", "filter")
+
+
+def role_words(role: str) -> str:
+    """How a role is written on a node: ``role_words("mx")`` is ``'MX'``."""
+    return {"mx": "MX", "antivirus": "anti-virus"}.get(role, role)
+
+
+def role_text(server: Server) -> str:
+    """The role of ``server`` with its MX preference, if it has one (``MX 10``, ``filter · MX 20``)."""
+    if server.mx_preference is not None and server.role == "mx":
+        return f"MX {server.mx_preference}"
+    if server.mx_preference is not None:
+        return f"{role_words(server.role)} · MX {server.mx_preference}"
+    return role_words(server.role)
+
+
+class Canvas:
+    """A Digraph under construction with a theme, sizes, and a counter for opaque node IDs."""
+
+    def __init__(self, theme: Theme, slide: bool, name: str, rankdir: str = "LR") -> None:
+        self.theme = theme
+        self.slide = slide
+        self.sz = SIZES[slide]
+        self._count = 0
+        t = theme
+        graph_attr = {
+            "rankdir": rankdir,
+            "bgcolor": t.background,
+            "fontname": t.font,
+            "fontcolor": t.foreground,
+            "fontsize": f"{self.sz['font']:g}",
+            "pad": "0.3",
+            "nodesep": "0.35" if not slide else "0.5",
+            "ranksep": "0.5" if rankdir == "LR" else "0.25",
+            "labelloc": "b",
+            "labeljust": "l",
+            "outputorder": "edgesfirst",
+        }
+        if slide:
+            graph_attr.update({"size": SLIDE_SIZE, "ratio": "fill"})
+        self.g = graphviz.Digraph(
+            name=f"mailhops_{name}",
+            graph_attr=graph_attr,
+            node_attr={
+                "fontname": t.font,
+                "fontsize": f"{self.sz['font']:g}",
+                "fontcolor": t.foreground,
+                "color": t.foreground,
+                "style": "filled",
+                "fillcolor": t.fills["unknown"],
+                "penwidth": "1.2",
+                "margin": "0.14,0.07",
+            },
+            edge_attr={
+                "fontname": t.font,
+                "fontsize": f"{self.sz['edge']:g}",
+                "fontcolor": t.foreground,
+                "color": t.foreground,
+                "arrowsize": "0.8",
+            },
+        )
+
+    def new_id(self) -> str:
+        nid = f"n{self._count}"
+        self._count += 1
+        return nid
+
+    def small(self, text: str, color: str | None = None) -> str:
+        """An already escaped text in the small secondary font."""
+        if color == "":
+            return f'<FONT POINT-SIZE="{self.sz["small"]:g}">{text}</FONT>'
+        return f'<FONT POINT-SIZE="{self.sz["small"]:g}" COLOR="{color or self.theme.muted}">{text}</FONT>'
+
+    def server_node(self, node: Node, *, faded: bool, extra: Sequence[str] = (), slide_titles: bool = False,
+                    in_graph: graphviz.Digraph | None = None, group: str | None = None) -> None:
+        """Draw ``node``: its name in bold, then its role, IP and ``extra`` lines in the small font."""
+        t = self.theme
+        name = escape_label(node.name) if node.name else "<I>unknown host</I>"
+        title = f"<S>{name}</S>" if node.down else name
+        lines: list[str] = []
+        role = node.role_text or (role_words(node.role) if node.role else None)
+        details = [role] if role else []
+        if node.ip and not self.slide:
+            details.append(node.ip)
+        if details:
+            lines.append(escape_label(" · ".join(details)))
+        if node.down:
+            lines.append("DOWN")
+        if not slide_titles:
+            lines.extend(escape_label(x) for x in extra)
+        compact = faded and self.slide  # a slide frame keeps the type large only where the step is
+        if compact:
+            lines = []
+        muted = t.faded if faded else t.muted
+        label = f"<B>{title}</B>" + "".join(f"<BR/>{self.small(line, muted)}" for line in lines)
+        shape, style = ROLE_SHAPES.get(node.role or "", ("box", "rounded"))
+        group = "down" if node.down else ROLE_GROUPS.get(node.role or "", "unknown")
+        styles = ["filled"] + ([style] if style else []) + (["dashed"] if node.down or not node.name else [])
+        attrs = {
+            "label": f"<{label}>",
+            "shape": shape,
+            "style": ",".join(styles),
+            "fillcolor": t.faded_fill if faded else t.fills[group],
+            "class": " ".join(
+                ["server", f"role-{node.role or 'unknown'}"]
+                + (["down"] if node.down else [])
+                + (["highlight"] if node.lit else [])
+                + (["faded"] if faded else [])
+            ),
+            "tooltip": escape_label(node.name or "unknown host"),
+        }
+        if faded:
+            attrs.update({"color": t.faded, "fontcolor": t.faded})
+        if compact:
+            attrs.update({"fontsize": f"{self.sz['faded']:g}", "margin": "0.08,0.03"})
+        if node.lit:
+            attrs.update({"color": t.highlight, "penwidth": "3"})
+        if group:
+            attrs["group"] = group
+        (in_graph or self.g).node(node.id, **attrs)
+
+    def edge(self, src: str, dst: str, style: EdgeStyle, *, label: str | None, classes: list[str], eid: str,
+             faded: bool = False, lit: bool = False, **extra: str) -> None:
+        """Draw an edge in ``style``, thicker when ``lit``, in the faded colour when ``faded``."""
+        t = self.theme
+        attrs = {
+            "color": style.color,
+            "style": style.style,
+            "arrowhead": style.arrowhead,
+            "penwidth": f"{style.penwidth:g}",
+            "class": " ".join(classes + (["highlight"] if lit else []) + (["faded"] if faded else [])),
+            "id": eid,
+        }
+        if label:
+            # on a slide frame the faded hops' numbers sit beside their edge (xlabel) rather than in
+            # a rank of their own: that height goes to the step the slide is about
+            attrs["xlabel" if (self.slide and faded) else "label"] = f"<{label}>"
+        if faded:
+            color = t.faded if ":" not in style.color else f"{t.faded}:{t.background}:{t.faded}"
+            attrs.update({"color": color, "fontcolor": t.faded})
+            if self.slide:
+                attrs["fontsize"] = f"{self.sz['faded']:g}"
+        if lit:
+            attrs["penwidth"] = f"{style.penwidth * 2:g}"
+            attrs["arrowsize"] = "1.1"
+        attrs.update(extra)
+        self.g.edge(src, dst, **attrs)
+
+    def legend(self, kinds: Iterable[str]) -> str | None:
+        """An HTML-like table with a line sample (colour, dash pattern, thickness) and words per kind present."""
+        present = set(kinds)
+        kinds = [k for k in LEGEND_TEXT if k in present]
+        if not kinds:
+            return None
+        t = self.theme
+        cells: list[list[str]] = [[]]
+        per_row = 3 if self.slide else 4
+        for kind in kinds:
+            style = t.edges[kind]
+            color = style.color.split(":")[0]
+            border = max(1, round(style.penwidth))
+            dash = "" if style.style == "solid" else f' STYLE="{style.style}"'
+            if kind == "loop":  # a double line, like the loop edges
+                sample = (f'<TD WIDTH="36" HEIGHT="8" FIXEDSIZE="TRUE" BORDER="{border}" SIDES="TB" '
+                          f'COLOR="{color}"></TD>')
+            else:  # fixed size: HTML tables stretch their columns to the width of the caption
+                sample = (f'<TD WIDTH="36" HEIGHT="8" FIXEDSIZE="TRUE" BORDER="{border}" SIDES="B"{dash} '
+                          f'COLOR="{color}"></TD>')
+            if len(cells[-1]) == 2 * per_row:
+                cells.append([])
+            words = f'<FONT POINT-SIZE="{self.sz["small"]:g}" COLOR="{t.muted}">{escape_label(LEGEND_TEXT[kind])}</FONT>'
+            cells[-1] += [sample, f'<TD ALIGN="LEFT">{words}</TD>']
+        rows = "".join(f"<TR>{''.join(r)}</TR>" for r in cells)
+        return f'<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="0">{rows}</TABLE>'
+
+    def caption(self, title: str, panel: str | None = None, legend: str | None = None, subtitle: str = "") -> None:
+        """The graph label at the bottom: an optional header panel, the title, then the legend."""
+        rows = f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="{self.sz["title"]:g}"><B>{title}</B></FONT></TD></TR>'
+        if subtitle:
+            rows += f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{subtitle}</TD></TR>'
+        if panel:
+            rows = f'<TR><TD ALIGN="LEFT">{panel}</TD></TR>' + rows
+        if legend:
+            rows += f'<TR><TD ALIGN="LEFT">{legend}</TD></TR>'
+        self.g.attr(label=f'<<TABLE BORDER="0" CELLPADDING="2" CELLSPACING="4">{rows}</TABLE>>')

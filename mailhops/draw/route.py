@@ -1,0 +1,166 @@
+"""A journey as the drawing sees it: one :class:`~.canvas.Node` per server, the hand-offs between them grouped
+into :class:`Edge` s (repeats of one hand-off become a loop, failed attempts stay apart), then the bounce's,
+and the DNS lookups each server asked.
+
+A simulated journey names its servers; a journey read from real headers only knows what each
+``Received:`` line claims, so there each hop starts where the previous one arrived, and what the
+sender said about itself becomes a note on the edge.
+
+>>> from mailhops.journey import Hop, Journey
+>>> from mailhops.draw.canvas import Canvas
+>>> from mailhops.draw.themes import get_theme
+>>> j = Journey(hops=[Hop(1, from_name="a.example", by_name="b.example"),
+...                   Hop(2, from_name="b.example", by_name="c.example")])
+>>> route = Route.of(j, Canvas(get_theme("light"), slide=False, name="demo"))
+>>> [n.name for n in route.order], [(e.src, e.dst, e.steps) for e in route.edges]
+(['a.example', 'b.example', 'c.example'], [('n0', 'n1', [1]), ('n1', 'n2', [2])])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..journey import Hop, Journey, Lookup
+from ..topology import Topology
+from .canvas import Canvas, Node, role_text
+
+__all__ = ["FAILED", "Edge", "Route"]
+
+#: The kinds of edge that stand for a failed attempt rather than a hand-off.
+FAILED = ("rejected", "unreachable", "deferred")
+
+
+@dataclass
+class Edge:
+    """One hand-off between two servers, with every hop that made it (several for a loop)."""
+
+    src: str
+    dst: str
+    kind: str  #: "hop", "bounce", "loop", or one of :data:`FAILED`
+    hops: list[Hop] = field(default_factory=list)
+    steps: list[int | str] = field(default_factory=list)  # highlight keys: int for the journey, "B1" for its bounce
+    note: str | None = None  #: for a real message: who the sender said it was, when that is news
+    prefix: str = ""  #: "B" for the bounce's hand-offs
+
+
+class Route:
+    """The servers (in the order met), the hand-offs and the DNS lookups of a journey and its bounce."""
+
+    def __init__(self, cv: Canvas, topology: Topology | None) -> None:
+        self.cv = cv
+        self.topology = topology
+        self.nodes: dict[tuple[str, str], Node] = {}
+        self.order: list[Node] = []
+        self.edges: list[Edge] = []
+        self.lookups: list[tuple[Node, list[Lookup], str]] = []  # asker, merged lookups, "" or "B"
+        self._unknown = 0
+
+    @classmethod
+    def of(cls, journey: Journey, cv: Canvas, topology: Topology | None = None) -> Route:
+        """The route of ``journey`` then of its bounce; server roles come from ``topology``
+        (by default the topology the journey crossed; a real message read from its headers has none)."""
+        if topology is None and isinstance(journey.topology, Topology):
+            topology = journey.topology
+        route = cls(cv, topology)
+        route.add_journey(journey)
+        if journey.bounce is not None:
+            route.add_journey(journey.bounce, prefix="B")
+        return route
+
+    def node(self, name: str | None, ip: str | None = None) -> Node:
+        """The node of the server called ``name`` (created on first sight); each nameless one is new."""
+        if not name:
+            self._unknown += 1
+            key = ("?", str(self._unknown))
+        else:
+            key = ("host", name.lower())
+        found = self.nodes.get(key)
+        if found is not None:
+            if ip and not found.ip:
+                found.ip = ip
+            return found
+        server = None
+        if name and self.topology is not None:
+            server = self.topology.servers.get(name.lower())
+        node = Node(self.cv.new_id(), name, role=server.role if server else None,
+                    ip=(server.ip if server else None) or ip, down=bool(server and not server.up),
+                    role_text=role_text(server) if server else None)
+        self.nodes[key] = node
+        self.order.append(node)
+        return node
+
+    def add_journey(self, journey: Journey, prefix: str = "") -> None:
+        """Nodes and edges for ``journey``'s hops and failed attempts; ``prefix`` "B" marks a bounce."""
+        analyzed = all(h.from_server is None and h.by_server is None for h in [*journey.hops, *journey.attempts])
+        groups: dict[tuple[str, str, str], Edge] = {}
+        prev: Node | None = None
+        for hop in journey.timeline():
+            dst = self._add_hop(hop, prev, prefix, analyzed, groups)
+            if hop.status == "accepted":
+                prev = dst
+        if journey.outcome is not None and journey.outcome.kind == "looped":
+            for edge in groups.values():
+                if edge.kind == "hop" and len(edge.hops) > 1:
+                    edge.kind = "loop"
+        self._add_lookups(journey, prefix)
+
+    def _add_hop(self, hop: Hop, prev: Node | None, prefix: str, analyzed: bool,
+                 groups: dict[tuple[str, str, str], Edge]) -> Node:
+        """Put ``hop`` on the edge between its two servers (a new edge for each failed attempt); returns
+        the receiving server's node."""
+        failed = hop.status != "accepted"
+        src, dst, local = self._ends(hop, prev, analyzed)
+        kind = "bounce" if prefix else "hop"
+        if failed:
+            kind = hop.status if hop.status in FAILED else "rejected"
+            if hop.status == "unreachable":
+                dst.down = True
+        note = "written on this server" if src is dst and local else None
+        if analyzed and src is prev:
+            note = self._sender_note(hop, src) or note
+        key = (src.id, dst.id, kind if not failed else f"{kind}-{len(groups)}")
+        edge = groups.get(key)
+        if edge is None:
+            edge = groups[key] = Edge(src.id, dst.id, kind, note=note, prefix=prefix)
+            self.edges.append(edge)
+        edge.hops.append(hop)
+        edge.steps.append(f"{prefix}{hop.n}" if prefix else hop.n)
+        return dst
+
+    def _ends(self, hop: Hop, prev: Node | None, analyzed: bool) -> tuple[Node, Node, bool]:
+        """The sending and receiving servers of ``hop``, and whether the server wrote the message itself."""
+        failed = hop.status != "accepted"
+        # nothing about a sending side ("Received: by HOST id ..."): the server wrote the message itself
+        local = not failed and not any((hop.from_server, hop.from_name, hop.helo, hop.rdns, hop.ip))
+        src: Node | None
+        if analyzed and prev is not None and not failed:
+            src = prev
+        elif local:
+            src = None
+        elif analyzed:
+            src = self.node(hop.from_name or hop.helo or hop.rdns, hop.ip)
+        else:
+            src = self.node(hop.from_server or hop.from_name or hop.helo, hop.ip)
+        dst = self.node(hop.by_name if analyzed else (hop.by_server or hop.by_name), hop.by_ip)
+        return (dst if src is None else src), dst, local
+
+    @staticmethod
+    def _sender_note(hop: Hop, src: Node) -> str | None:
+        """For a real message, where the hop starts at the previous hop's server: what the sender
+        claimed to be, when that differs from that server (its name, or its IP)."""
+        claimed = hop.from_name or hop.helo or hop.rdns
+        if claimed and src.name and claimed.lower() != src.name.lower():
+            return f"from {claimed}" + (f" [{hop.ip}]" if hop.ip else "")
+        if hop.ip and not src.ip:
+            src.ip = hop.ip
+        elif hop.ip and hop.ip != src.ip:
+            return f"from [{hop.ip}]"
+        return None
+
+    def _add_lookups(self, journey: Journey, prefix: str) -> None:
+        """The DNS lookups of ``journey``, repeats of one question by one server merged."""
+        merged: dict[tuple[str, str, str], list[Lookup]] = {}
+        for lk in journey.lookups:
+            merged.setdefault((lk.asked_by.lower(), lk.qname.lower(), lk.rdtype.upper()), []).append(lk)
+        for (asked_by, _, _), lks in merged.items():
+            self.lookups.append((self.node(asked_by), lks, prefix))
