@@ -20,7 +20,7 @@ from .errors import (
     UnknownScenarioError,
 )
 from .journey import OUTCOME_KINDS, Hop, Journey, Lookup, Outcome, SmtpLine
-from .topology import MTAS, ROLES, Domain, Server, Topology, User
+from .topology import ROLES, Domain, Server, Topology, User
 
 __version__ = "0.1.0"
 
@@ -61,6 +61,10 @@ def __getattr__(name: str):  # lazy: keeps `import mailhops` fast (graphviz, ipy
         from .simulate import send
 
         return send
+    if name == "MTAS":  # the MTA facts live with the MTAs (mailhops.mta), above the records
+        from .mta import MTAS
+
+        return MTAS
     if name == "count_hops":
         from .mta.headers import count_hops
 

@@ -28,8 +28,9 @@ import dns.rdatatype
 
 from . import scenarios as sc
 from .journey import Journey
+from .mta import MTAS
 from .mta.headers import count_hops
-from .topology import MTAS, Topology
+from .topology import Topology
 
 __all__ = [
     "Feedback",

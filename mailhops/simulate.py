@@ -2,7 +2,7 @@
 
 Every hand-off is played as the SMTP (or LMTP, or HTTP) exchange it would be — greeting, EHLO,
 STARTTLS, AUTH, MAIL FROM, RCPT TO, DATA — and each receiving server decides with the same functions
-(:mod:`mailhops.servers`) that the real-SMTP mode uses. Time comes from a simulated clock with
+(:mod:`mailhops.mta`) that the real-SMTP mode uses. Time comes from a simulated clock with
 realistic, deterministic per-hop delays, so the same seed always gives byte-identical output.
 
 >>> from mailhops.scenarios import get

@@ -47,39 +47,13 @@ ROLES: dict[str, str] = {
     "forwarder": "forwarding service: re-sends mail for its users to another address",
 }
 
-#: MTA flavours a server can imitate, with their default hop limit and the reply they give past it.
-#: ``documented`` is True where the limit and the wording come from the MTA's own source or documentation
-#: (Postfix hopcount_limit, Exim received_headers_max, Sendmail MaxHopCount, qmail MAXHOPS, Exchange's
-#: 5.4.14). Gmail publishes neither: mailhops uses RFC 5321 §6.3's suggested minimum of 100 and RFC 3463's
-#: X.4.6 "routing loop detected". Dovecot's LMTP has no hop limit of its own; in front of it Postfix counts.
-MTAS: dict[str, dict[str, object]] = {
-    "postfix": {"software": "Postfix", "hop_limit": 50, "loop_reply": "554 5.4.0 Error: too many hops",
-                "documented": True},
-    "exim": {
-        "software": "Exim 4.98",
-        "hop_limit": 30,
-        "loop_reply": '550 Too many "Received" headers - suspected mail loop',
-        "documented": True,
-    },
-    "sendmail": {"software": "Sendmail 8.18.1", "hop_limit": 25, "loop_reply": "554 5.4.6 Too many hops",
-                 "documented": True},
-    "qmail": {"software": "qmail 1.03", "hop_limit": 100, "loop_reply": "554 too many hops, this message is looping (#5.4.6)",
-              "documented": True},
-    "exchange": {
-        "software": "Microsoft SMTP Server",
-        "hop_limit": 30,
-        "loop_reply": "554 5.4.14 Hop count exceeded - possible mail loop",
-        "documented": True,
-    },
-    "gmail": {
-        "software": "Google",
-        "hop_limit": 100,
-        "loop_reply": "554 5.4.6 Routing loop detected",
-        "documented": False,
-    },
-    "dovecot": {"software": "Dovecot", "hop_limit": 50, "loop_reply": "554 5.4.0 Error: too many hops",
-                "documented": False},
-}
+#: The MTAs a server can imitate (``Server.mta``). What each one does — its Received line, replies, hop limit —
+#: is in its module under :mod:`mailhops.mta` (``mailhops.mta.MTAS`` lists the facts); the records only need
+#: the names to check a server's ``mta`` (a test checks they are the keys of ``mailhops.mta.MTAS``).
+MTA_NAMES: tuple[str, ...] = ("postfix", "exim", "sendmail", "qmail", "exchange", "gmail", "dovecot")
+#: The old name of :data:`MTA_NAMES`, still imported by :mod:`mailhops.widgets` for its dropdown of MTA names.
+#: The facts (software, hop limit, loop reply) are in ``mailhops.MTAS`` / ``mailhops.mta.MTAS``.
+MTAS = MTA_NAMES
 
 SPAM_ACTIONS = ("reject", "bounce", "drop", "junk")
 
@@ -108,11 +82,11 @@ def domain_of(address: str) -> str:
 
 @dataclass(eq=False)
 class Server:
-    """A host that handles mail. ``role`` is one of :data:`ROLES`; ``mta`` one of :data:`MTAS`.
+    """A host that handles mail. ``role`` is one of :data:`ROLES`; ``mta`` one of :data:`MTA_NAMES`.
 
-    Policy fields: ``hop_limit`` (default: the imitated MTA's), ``spam_threshold`` and ``spam_action``
-    (filters; action one of ``reject`` at SMTP time, ``bounce`` after accepting, ``drop`` silently,
-    ``junk`` mark and deliver to Junk), ``up`` (a down server refuses connections).
+    Policy fields: ``hop_limit`` (``None``: the imitated MTA's, see :func:`mailhops.mta.hop_limit`),
+    ``spam_threshold`` and ``spam_action`` (filters; action one of ``reject`` at SMTP time, ``bounce`` after
+    accepting, ``drop`` silently, ``junk`` mark and deliver to Junk), ``up`` (a down server refuses connections).
     """
 
     name: str
@@ -146,18 +120,6 @@ class Server:
 
     def __repr__(self) -> str:
         return f"Server({self.name!r}, role={self.role!r})"
-
-    @property
-    def software(self) -> str:
-        return str(MTAS[self.mta]["software"])
-
-    @property
-    def effective_hop_limit(self) -> int:
-        return self.hop_limit if self.hop_limit is not None else int(MTAS[self.mta]["hop_limit"])  # type: ignore[call-overload]
-
-    @property
-    def loop_reply(self) -> str:
-        return str(MTAS[self.mta]["loop_reply"])
 
 
 @dataclass
@@ -207,7 +169,7 @@ class Topology:
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         """Jupyter shows a topology as its diagram (see :func:`mailhops.draw.repr_mimebundle`)."""
-        from .draw.render import repr_mimebundle
+        from .draw.export import repr_mimebundle
 
         return repr_mimebundle(self, include, exclude)
 
@@ -231,8 +193,8 @@ class Topology:
         except ValueError:
             raise TopologyError(f"{ip!r} is not an IP address (server {name}).") from None
         mta = policy.get("mta", "postfix")
-        if mta not in MTAS:
-            raise TopologyError(f"Unknown MTA flavour {mta!r} for {name}; choose one of {', '.join(MTAS)}.")
+        if mta not in MTA_NAMES:
+            raise TopologyError(f"Unknown MTA flavour {mta!r} for {name}; choose one of {', '.join(MTA_NAMES)}.")
         action = policy.get("spam_action", "junk")
         if action not in SPAM_ACTIONS:
             raise TopologyError(f"Unknown spam action {action!r} for {name}; choose one of {', '.join(SPAM_ACTIONS)}.")

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mailhops.mta.headers import count_fields, count_hops, prepend, protocol_word, received, spam_headers
+from mailhops.mta.filters import spam_headers
+from mailhops.mta.headers import count_fields, count_hops, prepend, protocol_word, received
 
 WHEN = datetime(2026, 3, 2, 9, 0, 5, tzinfo=timezone(timedelta(hours=1), "CET"))
 BASE = dict(helo="mail.example.org", rdns="mail.example.org", ip="192.0.2.25", by_name="mx.example.net",
@@ -64,6 +65,24 @@ def test_exim_names_the_helo_when_it_differs_from_the_reverse_name() -> None:
 def test_webmail_pseudo_received() -> None:
     text = received("webmail", **{**BASE, "rdns": None, "ip": "203.0.113.45"})
     assert unfold(text).startswith("Received: from [203.0.113.45] by mx.example.net with HTTP (HTTP/1.1 POST); ")
+
+
+def test_an_unknown_flavour_is_refused() -> None:
+    with pytest.raises(ValueError, match="Unknown Received flavour 'smail'"):
+        received("smail", **BASE)
+
+
+@pytest.mark.parametrize("name", ["postfix", "exim", "sendmail", "qmail", "exchange", "gmail", "dovecot", "webmail"])
+def test_each_flavour_module_defines_the_protocol_and_writes_what_received_returns(name: str) -> None:
+    """Adding an MTA means adding one module with these names (mailhops.mta.Flavour / MTA)."""
+    from mailhops import mta
+
+    module = mta.flavour(name)
+    required = mta.MTA_PROTOCOL if name in mta.MTAS else mta.FLAVOUR_PROTOCOL
+    assert [n for n in required if not hasattr(module, n)] == []
+    assert module.NAME == name
+    assert module.received(**BASE) == received(name, **BASE)
+    assert (module.__doc__ or "").strip(), f"{name}.py says what it was checked against"
 
 
 def test_protocol_words_follow_rfc3848() -> None:

@@ -80,3 +80,40 @@ def test_every_scenario_topology_is_consistent() -> None:
 
     for name in names():
         get(name).build().check()
+
+
+def test_the_records_know_exactly_the_mtas_the_mta_package_defines() -> None:
+    """topology.py checks ``mta`` names without importing mailhops.mta; both lists must agree."""
+    from mailhops import mta
+    from mailhops.topology import MTA_NAMES
+
+    assert MTA_NAMES == tuple(mta.MTAS)
+    assert set(mta.FLAVOURS) - set(mta.MTAS) == {"webmail"}
+
+
+def test_mtas_keeps_its_shape_and_values_for_users() -> None:
+    import mailhops
+
+    assert "MTAS" in mailhops.__all__
+    assert mailhops.MTAS == {
+        "postfix": {"software": "Postfix", "hop_limit": 50, "loop_reply": "554 5.4.0 Error: too many hops",
+                    "documented": True},
+        "exim": {"software": "Exim 4.98", "hop_limit": 30,
+                 "loop_reply": '550 Too many "Received" headers - suspected mail loop', "documented": True},
+        "sendmail": {"software": "Sendmail 8.18.1", "hop_limit": 25, "loop_reply": "554 5.4.6 Too many hops",
+                     "documented": True},
+        "qmail": {"software": "qmail 1.03", "hop_limit": 100,
+                  "loop_reply": "554 too many hops, this message is looping (#5.4.6)", "documented": True},
+        "exchange": {"software": "Microsoft SMTP Server", "hop_limit": 30,
+                     "loop_reply": "554 5.4.14 Hop count exceeded - possible mail loop", "documented": True},
+        "gmail": {"software": "Google", "hop_limit": 100, "loop_reply": "554 5.4.6 Routing loop detected",
+                  "documented": False},
+        "dovecot": {"software": "Dovecot", "hop_limit": 50, "loop_reply": "554 5.4.0 Error: too many hops",
+                    "documented": False},
+    }
+
+
+def test_an_unknown_mta_is_refused_naming_the_known_ones() -> None:
+    t = Topology("t")
+    with pytest.raises(TopologyError, match="choose one of postfix, exim, sendmail, qmail, exchange, gmail, dovecot"):
+        t.add_server("mx.example.net", "mx", "198.51.100.25", mta="smail")

@@ -1,8 +1,10 @@
-"""Trace headers as real MTAs write them, and hop counting.
+"""Trace headers: the helpers every MTA's Received line is built from, and hop counting.
 
 Each server *prepends* its header lines to the message text (RFC 5321 §4.4: "When forwarding a message
 into or out of the Internet environment, a gateway MUST prepend a Received: line"); nobody reorders
-or removes them, so the newest Received line is on top and the oldest at the bottom.
+or removes them, so the newest Received line is on top and the oldest at the bottom. What each MTA
+writes in its Received line is in its own module (:mod:`mailhops.mta.postfix`, ...); :func:`received`
+asks the right one by name.
 
 >>> from datetime import datetime, timezone
 >>> when = datetime(2026, 3, 2, 9, 0, 5, tzinfo=timezone.utc)
@@ -23,16 +25,17 @@ import email.policy
 import email.utils
 import functools
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.message import Message
 
 from ..errors import HeaderValueError
+from ..topology import Server
 
 #: The header fields the lessons count as hops (RFC 5321 §6.3 trace fields, and the list Sendmail counts).
 HOP_FIELDS = ("received", "via", "x400-received", "mail-from")
 
-_TLS = "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
-_CRLF = "\r\n"
+#: The line break between header fields and before a folded continuation line.
+CRLF = "\r\n"
 
 
 def check_header_value(name: str, value: str) -> str:
@@ -65,6 +68,24 @@ def protocol_word(*, tls: bool, auth: bool, lmtp: bool = False, http: bool = Fal
     return "ESMTP" + ("S" if tls else "") + ("A" if auth else "")
 
 
+# -- dates --------------------------------------------------------------------------------------
+
+
+def tz_of(server: Server) -> timezone:
+    """The server's time zone (its clock offset, with the usual abbreviation where there is one).
+
+    >>> tz_of(Server("mx.example.net", "mx", "198.51.100.25", tz_minutes=60)).tzname(None)
+    'CET'
+    """
+    return _tz(server.tz_minutes)
+
+
+@functools.lru_cache(maxsize=64)
+def _tz(minutes: int) -> timezone:
+    names = {0: "UTC", 60: "CET", 120: "EET", -300: "EST", -480: "PST", 540: "JST", 330: "IST"}
+    return timezone(timedelta(minutes=minutes), names.get(minutes))
+
+
 def rfc5322_date(moment: datetime, *, zone_comment: bool = False, day: str = "02") -> str:
     """An RFC 5322 date as ``email.utils.format_datetime`` writes it, optionally with Postfix's ``(ZONE)``.
 
@@ -83,7 +104,15 @@ def rfc5322_date(moment: datetime, *, zone_comment: bool = False, day: str = "02
     return text
 
 
-def _tcp_info(helo: str | None, rdns: str | None, ip: str, *, unknown: str = "unknown", dot: str = "") -> str:
+# -- building a Received line -------------------------------------------------------------------
+
+
+def tcp_info(helo: str | None, rdns: str | None, ip: str, *, unknown: str = "unknown", dot: str = "") -> str:
+    """The FROM clause Postfix, Sendmail and Gmail write: the HELO name, then ``(rdns [ip])``.
+
+    >>> tcp_info("[192.168.1.23]", None, "2001:db8::5")
+    '[192.168.1.23] (unknown [IPv6:2001:db8::5])'
+    """
     rdns_text = (rdns + dot) if rdns else unknown
     literal = f"IPv6:{ip}" if ":" in ip else ip
     return f"{helo or unknown} ({rdns_text} [{literal}])"
@@ -108,131 +137,19 @@ def received(
 ) -> str:
     """One ``Received:`` header field (name included, folded with CRLF+whitespace as the MTA folds it).
 
-    ``flavour`` is one of ``postfix``, ``exim``, ``sendmail``, ``qmail``, ``exchange``, ``gmail``,
-    ``dovecot`` (LMTP delivery) and ``webmail`` (the pseudo-Received of a webmail front end).
+    ``flavour`` is one of :data:`mailhops.mta.FLAVOURS`: ``postfix``, ``exim``, ``sendmail``, ``qmail``,
+    ``exchange``, ``gmail``, ``dovecot`` (LMTP delivery) and ``webmail`` (the pseudo-Received of a webmail
+    front end). Each writes it with its module's ``received`` function.
     """
-    if flavour == "postfix":
-        lines = [f"from {_tcp_info(helo, rdns, ip)}"]
-        if tls:
-            lines.append(f"(using {_TLS})")
-            lines.append("(No client certificate requested)")
-        lines.append(f"by {by_name} (Postfix) with {protocol} id {queue_id}")
-        tail = rfc5322_date(date, zone_comment=True, day=" 2")
-        if rcpt:
-            lines.append(f"for <{rcpt}>; {tail}")
-        else:
-            lines[-1] += f"; {tail}"
-        return "Received: " + (_CRLF + "\t").join(lines)
-    if flavour == "exim":
-        host = rdns or ""
-        if host and helo and helo.lower() != host.lower():
-            rcvhost = f"{host} ([{ip}] helo={helo})"
-        elif host:
-            rcvhost = f"{host} ([{ip}])"
-        else:
-            rcvhost = f"[{ip}]" + (f" (helo={helo})" if helo else "")
-        proto = protocol.lower()
-        first = f"by {by_name} with {proto}"
-        if tls:
-            first += "  (TLS1.3) tls TLS_AES_256_GCM_SHA384"
-        lines = [f"from {rcvhost}", first, f"({software or 'Exim 4.98'})"]
-        if envelope_from is not None:
-            lines.append(f"(envelope-from <{envelope_from}>)")
-        lines.append(f"id {queue_id}")
-        if rcpt:
-            lines.append(f"for {rcpt};")
-        else:
-            lines[-1] += ";"
-        return "Received: " + (_CRLF + "\t").join(lines) + _CRLF + "\t" + rfc5322_date(date)
-    if flavour == "sendmail":
-        version = (software or "Sendmail 8.18.1").split()[-1]
-        lines = [f"from {_tcp_info(helo, rdns, ip)}", f"by {by_name} ({version}/{version}) with {protocol} id {queue_id}"]
-        if tls:
-            lines.append("(version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 bits=256 verify=NOT)")
-        tail = rfc5322_date(date, zone_comment=True, day="2")
-        if rcpt:
-            lines.append(f"for <{rcpt}>; {tail}")
-        else:
-            lines[-1] += f"; {tail}"
-        return "Received: " + (_CRLF + "\t").join(lines)
-    if flavour == "qmail":
-        utc = date.astimezone(timezone.utc)
-        qdate = f"{utc.day} {utc:%b %Y %H:%M:%S} -0000"
-        return f"Received: from {rdns or 'unknown'} (HELO {helo or 'unknown'}) ({ip}){_CRLF}  by {by_name} with SMTP; {qdate}"
-    if flavour == "exchange":
-        via = ""
-        by = f"by {by_name}" + (f" ({by_ip})" if by_ip else "")
-        cipher = "(version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384)" if tls else ""
-        text = f"from {helo or rdns or 'unknown'} ({ip}) {by} with Microsoft SMTP Server"
-        if cipher:
-            text += f" {cipher}"
-        text += f" id {queue_id}{via}; {rfc5322_date(date, day='2')}"
-        return "Received: " + _fold_spaces(text, first=len("Received: "))
-    if flavour == "gmail":
-        sep = _CRLF + "        "
-        parts = [f"from {_tcp_info(helo, rdns, ip, dot='.')}", f"by {by_name} with {protocol} id {queue_id}"]
-        if rcpt:
-            parts.append(f"for <{rcpt}>")
-        tls_text = "(version=TLS1_3 cipher=TLS_AES_256_GCM_SHA384 bits=256/256)" if tls else "(Google Transport Security)"
-        parts.append(tls_text + ";")
-        parts.append(rfc5322_date(date, zone_comment=True))
-        return "Received: " + sep.join(parts)
-    if flavour == "dovecot":
-        host = rdns or helo or ip
-        lines = [f"from {helo or host} ([{ip}])", f"by {by_name} with {protocol}", f"id {queue_id}"]
-        if envelope_from is not None:
-            lines.append(f"(envelope-from <{envelope_from}>)")
-        tail = rfc5322_date(date)
-        if rcpt:
-            lines.append(f"for <{rcpt}>; {tail}")
-        else:
-            lines[-1] += f"; {tail}"
-        return "Received: " + (_CRLF + "\t").join(lines)
-    if flavour == "webmail":
-        src = f"{rdns} ([{ip}])" if rdns else f"[{ip}]"
-        return (
-            f"Received: from {src}{_CRLF}\tby {by_name}{_CRLF}\twith HTTP (HTTP/1.1 POST); {email.utils.format_datetime(date)}"
-        )
-    raise ValueError(f"Unknown Received flavour {flavour!r}.")
+    from . import FLAVOURS  # the registry imports the flavour modules, which import this module
 
-
-def qmail_invoked(pid: int, date: datetime) -> str:
-    """The second line qmail-queue prepends for mail that came in over SMTP."""
-    utc = date.astimezone(timezone.utc)
-    return f"Received: (qmail {pid} invoked from network); {utc.day} {utc:%b %Y %H:%M:%S} -0000"
-
-
-def _fold_spaces(text: str, *, first: int, width: int = 78) -> str:
-    """Fold like Exchange does: break at spaces, continuation lines start with one space."""
-    out: list[str] = []
-    line = ""
-    limit = width - first
-    for word in text.split(" "):
-        candidate = f"{line} {word}" if line else word
-        if len(candidate) > limit and line:
-            out.append(line)
-            line = word
-            limit = width - 1
-        else:
-            line = candidate
-    out.append(line)
-    return (_CRLF + " ").join(out)
-
-
-def spam_headers(score: float, threshold: float, tests: list[str], host: str) -> list[str]:
-    """SpamAssassin's headers (``add_header`` defaults): Checker-Version, Flag (spam only), Level, Status."""
-    is_spam = score >= threshold
-    stars = "*" * max(0, int(score))
-    lines = [f"X-Spam-Checker-Version: SpamAssassin 4.0.1 (2024-03-26) on {host}"]
-    if is_spam:
-        lines.append("X-Spam-Flag: YES")
-    lines.append(f"X-Spam-Level: {stars}")
-    status = "Yes" if is_spam else "No"
-    test_text = ",".join(tests) if tests else "none"
-    lines.append(
-        f"X-Spam-Status: {status}, score={score:.1f} required={threshold:.1f} tests={test_text}{_CRLF}\tautolearn=no autolearn_force=no version=4.0.1"
+    module = FLAVOURS.get(flavour)
+    if module is None:
+        raise ValueError(f"Unknown Received flavour {flavour!r}.")
+    return module.received(
+        helo=helo, rdns=rdns, ip=ip, by_name=by_name, protocol=protocol, queue_id=queue_id, rcpt=rcpt, date=date,
+        envelope_from=envelope_from, by_ip=by_ip, tls=tls, auth_user=auth_user, software=software,
     )
-    return lines
 
 
 def prepend(message: bytes, fields: list[str]) -> bytes:
@@ -243,8 +160,10 @@ def prepend(message: bytes, fields: list[str]) -> bytes:
     """
     if not fields:
         return message
-    return (_CRLF.join(fields) + _CRLF).encode("utf-8") + message
+    return (CRLF.join(fields) + CRLF).encode("utf-8") + message
 
+
+# -- counting hops ------------------------------------------------------------------------------
 
 _HOP_RE = re.compile(rb"^(received|via|x400-received|mail-from)[ \t]*:", re.IGNORECASE | re.MULTILINE)
 

@@ -1,8 +1,11 @@
-"""What each mail server does with a message, as plain functions of (topology, server, envelope, message, clock).
+"""What each mail server does with a message, whatever MTA it runs: plain functions of (topology, server,
+envelope, message, clock).
 
 The simulator (:mod:`mailhops.simulate`) and the real-SMTP mode (:mod:`mailhops.live`) both call these
 functions, so a simulated run and a live run cannot drift apart: the replies a server gives at RCPT and
-DATA, the headers it prepends, where it sends the message next, and the bounce (DSN) it writes.
+DATA, the headers it prepends, where it sends the message next, and the bounce (DSN) it writes. What the
+role decides is the same for every MTA; how the MTA words it comes from its module in
+:data:`mailhops.mta.FLAVOURS`, chosen by ``server.mta``.
 
 >>> from mailhops.scenarios import get
 >>> topo = get("three-hops").build()
@@ -15,74 +18,31 @@ DATA, the headers it prepends, where it sends the message next, and the bounce (
 
 from __future__ import annotations
 
-import base64
-import email.policy
-import email.utils
-import functools
 import random
-import re
-import string
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage, Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from datetime import datetime
+from types import ModuleType
 
 from ..dns import TopologyDNS, dns_for
 from ..topology import Server, Topology, domain_of
+from . import FLAVOURS, hop_limit
 from . import headers as hdr
+from .dsn import make_dsn
+from .filters import EICAR, SPAM_RULES, VIRUS_SCANNED, spam_headers, spam_score
+from .headers import CRLF, tz_of
+from .message import message_id, new_message
+from .smtp import Envelope, Reply, Session, is_loop
 
-_B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+__all__ = [
+    "EICAR", "PORTS", "SPAM_RULES", "AfterAccept", "Envelope", "Reply", "Route", "Session", "accepted_reply",
+    "after_accept", "data_reply", "ehlo_lines", "flavour", "from_name_of", "greeting", "is_inbound_boundary",
+    "is_local", "is_loop", "lmtp_twin", "local_injection", "loop_after_accept", "loop_reply", "make_dsn",
+    "message_id", "new_message", "port_of", "queue_id", "rcpt_reply", "relay_denied", "route", "spam_score",
+    "spf_headers", "stamp", "transfer_protocol", "tz_of", "user_exists", "with_word",
+]
 
 #: Ports by role of the receiving server.
 PORTS = {"submission": 587, "mailbox": 24, "webmail": 443}
-
-
-@dataclass
-class Reply:
-    """An SMTP reply: code, enhanced status code (RFC 3463; may be empty) and text."""
-
-    code: int
-    status: str
-    text: str
-
-    def __str__(self) -> str:
-        return " ".join(p for p in (str(self.code), self.status, self.text) if p)
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.code < 400
-
-    @property
-    def permanent(self) -> bool:
-        return self.code >= 500
-
-
-@dataclass
-class Envelope:
-    """The SMTP envelope: ``mail_from`` (``""`` is the null sender of bounces) and one ``rcpt``."""
-
-    mail_from: str
-    rcpt: str
-    original_rcpt: str | None = None
-
-
-@dataclass
-class Session:
-    """What the receiving server knows about the connection it is serving."""
-
-    client_ip: str
-    helo: str
-    rdns: str | None = None
-    client: Server | None = None
-    tls: bool = False
-    auth_user: str | None = None
-    lmtp: bool = False
-    http: bool = False
-
-    @property
-    def protocol(self) -> str:
-        return hdr.protocol_word(tls=self.tls, auth=self.auth_user is not None, lmtp=self.lmtp, http=self.http)
 
 
 @dataclass
@@ -96,19 +56,12 @@ class Route:
     reason: str = ""
 
 
+def _mta(server: Server) -> ModuleType:
+    return FLAVOURS[server.mta]
+
+
 # ---------------------------------------------------------------------------------------------- #
 # identities
-
-
-def tz_of(server: Server) -> timezone:
-    """The server's time zone (its clock offset, with the usual abbreviation where there is one)."""
-    return _tz(server.tz_minutes)
-
-
-@functools.lru_cache(maxsize=64)
-def _tz(minutes: int) -> timezone:
-    names = {0: "UTC", 60: "CET", 120: "EET", -300: "EST", -480: "PST", 540: "JST", 330: "IST"}
-    return timezone(timedelta(minutes=minutes), names.get(minutes))
 
 
 def queue_id(server: Server, rng: random.Random, when: datetime) -> str | None:
@@ -119,51 +72,12 @@ def queue_id(server: Server, rng: random.Random, when: datetime) -> str | None:
     >>> len(qid), qid == qid.upper()
     (11, True)
     """
-    mta = server.mta
-    if mta == "postfix":
-        return f"{rng.getrandbits(44):011X}"
-    if mta == "exim":  # Exim 4.97+: base62 time, pid, fraction
-        t = int(when.timestamp())
-        head = ""
-        for _ in range(6):
-            head = _B62[t % 62] + head
-            t //= 62
-        pid = "".join(rng.choice(_B62) for _ in range(11))
-        frac = "".join(rng.choice(_B62) for _ in range(4))
-        return f"{head}-{pid}-{frac}"
-    if mta == "sendmail":
-        b60 = string.digits + string.ascii_uppercase + string.ascii_lowercase[:24]
-        u = when.astimezone(timezone.utc)
-        stamp = "".join(b60[v % 60] for v in (u.year - 1900, u.month - 1, u.day, u.hour, u.minute, u.second))
-        return f"{stamp}{rng.choice(b60)}{rng.choice(b60)}{rng.randint(0, 999999):06d}"
-    if mta == "exchange":
-        return "15.20.8207.18" if server.name.endswith("outlook.com") else "15.2.1544.14"
-    if mta == "gmail":
-        u = when.astimezone(timezone.utc)
-        a = "".join(rng.choice("0123456789abcdef") for _ in range(13))
-        b = "".join(rng.choice("0123456789abcdef") for _ in range(11))
-        return f"{a}-{b}si{rng.randint(1000000, 9999999)}{rng.choice('abcdef')}{rng.choice('abcdef')}.{rng.randint(1, 999)}.{u:%Y.%m.%d.%H.%M.%S}"
-    if mta == "dovecot":  # a GUID in base64, as Dovecot's LMTP session ids look
-        return base64.b64encode(rng.getrandbits(128).to_bytes(16, "big"), b"+/").decode("ascii")[:22]
-    return None
+    return _mta(server).queue_id(server, rng, when)
 
 
 def greeting(server: Server, when: datetime, *, lmtp: bool = False) -> Reply:
-    """The 220 banner the server sends when a client connects."""
-    if lmtp or server.mta == "dovecot":
-        return Reply(220, "", f"{server.name} Dovecot ready.")
-    if server.mta == "postfix":
-        return Reply(220, "", f"{server.name} ESMTP Postfix")
-    date = hdr.rfc5322_date(when.astimezone(tz_of(server)))
-    texts = {
-        "postfix": f"{server.name} ESMTP Postfix",
-        "exim": f"{server.name} ESMTP Exim 4.98 {date}",
-        "sendmail": f"{server.name} ESMTP Sendmail 8.18.1/8.18.1; {date}",
-        "qmail": f"{server.name} ESMTP",
-        "exchange": f"{server.name} Microsoft ESMTP MAIL Service ready at {date}",
-        "gmail": f"{server.name} ESMTP - gsmtp",
-    }
-    return Reply(220, "", texts.get(server.mta, f"{server.name} ESMTP"))
+    """The 220 banner the server sends when a client connects (Dovecot's on an LMTP connection)."""
+    return FLAVOURS["dovecot" if lmtp else server.mta].greeting(server, when)
 
 
 def ehlo_lines(server: Server, *, tls_active: bool, lmtp: bool = False, submission: bool = False) -> list[str]:
@@ -201,32 +115,14 @@ def rcpt_reply(topology: Topology, server: Server, session: Session, rcpt: str) 
     if server.role == "mailbox" or is_local(topology, server, domain):
         user = topology.users.get(rcpt)
         if server.role == "mailbox" and user is not None and user.mailbox not in (None, server.name) and not user.forward_to:
-            return _unknown_user(server, rcpt)
+            return _mta(server).unknown_user(rcpt)
         if user_exists(topology, rcpt):
-            return Reply(250, "2.1.5", "Ok" if server.mta != "exchange" else "Recipient OK")
-        return _unknown_user(server, rcpt)
+            return Reply(250, "2.1.5", _mta(server).RECIPIENT_OK)
+        return _mta(server).unknown_user(rcpt)
     internal = session.client is not None and session.client.domain == server.domain and server.domain is not None
     if session.auth_user is not None or internal:
         return Reply(250, "2.1.5", "Ok")
     return relay_denied(server, rcpt)
-
-
-def _unknown_user(server: Server, rcpt: str) -> Reply:
-    return {
-        "postfix": Reply(550, "5.1.1", f"<{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table"),
-        "exim": Reply(550, "5.1.1", f"<{rcpt}>: Unrouteable address"),
-        "sendmail": Reply(550, "5.1.1", f"<{rcpt}>... User unknown"),
-        "qmail": Reply(550, "", "sorry, no mailbox here by that name. (#5.1.1)"),
-        "exchange": Reply(550, "5.1.10", "RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"),
-        "gmail": Reply(550, "5.1.1", "The email account that you tried to reach does not exist. - gsmtp"),
-        "dovecot": Reply(550, "5.1.1", f"<{rcpt}> User doesn't exist: {rcpt}"),
-    }[server.mta]
-
-
-#: The reply code mailhops' Postfix servers use for ``reject_unauth_destination``: they are configured with
-#: ``relay_domains_reject_code = 550`` (Postfix's own default is 554), so that every MTA of a lesson refuses
-#: relaying with 550 5.7.1, the code RFC 5321 §4.2.2 and RFC 3463 give for "not accepted by policy".
-POSTFIX_RELAY_DOMAINS_REJECT_CODE = 550
 
 
 def relay_denied(server: Server, rcpt: str) -> Reply:
@@ -236,85 +132,24 @@ def relay_denied(server: Server, rcpt: str) -> Reply:
     >>> str(relay_denied(Server("mx.example.net", role="mx", ip="192.0.2.25"), "victim@example.com"))
     '550 5.7.1 <victim@example.com>: Relay access denied'
     """
-    return {
-        "postfix": Reply(POSTFIX_RELAY_DOMAINS_REJECT_CODE, "5.7.1", f"<{rcpt}>: Relay access denied"),
-        "exim": Reply(550, "5.7.1", "relay not permitted"),
-        "sendmail": Reply(550, "5.7.1", f"<{rcpt}>... Relaying denied"),
-        "qmail": Reply(553, "", "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"),
-        "exchange": Reply(550, "5.7.54", "SMTP; Unable to relay recipient in non-accepted domain"),
-        "gmail": Reply(550, "5.7.1", "Relaying denied. - gsmtp"),
-        "dovecot": Reply(550, "5.7.1", "Relaying denied"),
-    }[server.mta]
+    return _mta(server).relay_denied(rcpt)
 
 
 def loop_reply(server: Server, message: bytes) -> Reply | None:
     """The refusal at end of DATA when the message has made too many hops for this MTA, else ``None``.
 
-    Each MTA counts in its own way. Postfix's cleanup counts Received headers including the one smtpd is
-    adding (``hopcount_limit``, 50) and smtpd refuses with ``554 5.4.0 Error: too many hops``; Exim refuses
-    when the message arrives with more Received headers than ``received_headers_max`` (30); qmail counts
-    Received and Delivered-To (100); Exchange's Receive connector counts the Received header fields and rejects
-    the message (``Set-ReceiveConnector -MaxHopCount``, default 30, per Microsoft's cmdlet reference; the exact
-    boundary is not documented, so it is taken as Postfix's "at the limit"). Sendmail does not refuse during
-    SMTP: it accepts and then bounces (:func:`loop_after_accept`).
+    Each MTA counts in its own way (see its module's ``loop_reply``): Postfix at ``hopcount_limit`` counting
+    the Received line it is adding, Exim above ``received_headers_max``, qmail counting Delivered-To too,
+    Exchange at ``MaxHopCount``. Sendmail does not refuse during SMTP: it accepts and then bounces
+    (:func:`loop_after_accept`).
     """
-    limit = server.effective_hop_limit
-    mta = server.mta
-    if mta == "sendmail":
-        return None
-    if mta == "qmail":
-        over = hdr.count_fields(message, ("received", "delivered-to")) >= limit
-    elif mta in ("postfix", "dovecot"):
-        over = hdr.count_fields(message, ("received",)) + 1 >= limit
-    elif mta == "exim":
-        over = hdr.count_fields(message, ("received",)) > limit
-    else:
-        over = hdr.count_fields(message, ("received",)) >= limit
-    return _parse_reply(server.loop_reply) if over else None
+    return _mta(server).loop_reply(message, hop_limit(server))
 
 
 def loop_after_accept(server: Server, message: bytes, envelope: Envelope | None = None,
                       via: str | None = None) -> Reply | None:
-    """Sendmail's check at delivery time (``MaxHopCount``, 25): it counts Received, Via, X400-Received and
-    Mail-From headers and, above the limit, bounces with ``554 5.4.6 Too many hops N (25 max) ...``."""
-    if server.mta != "sendmail":
-        return None
-    # the message here already carries Sendmail's own Received line, which Sendmail does not count
-    count = hdr.count_hops(message) - 1
-    if count <= server.effective_hop_limit:
-        return None
-    sender = f"<{envelope.mail_from}>" if envelope else "<>"
-    rcpt = f"<{envelope.rcpt}>" if envelope else "(nobody)"
-    return Reply(554, "5.4.6", f"Too many hops {count} ({server.effective_hop_limit} max): from {sender} via "
-                               f"{via or 'localhost'}, to {rcpt}")
-
-
-def _parse_reply(text: str) -> Reply:
-    m = re.match(r"(\d{3}) (?:(\d\.\d{1,3}\.\d{1,3}) )?(.*)", text)
-    assert m is not None
-    return Reply(int(m.group(1)), m.group(2) or "", m.group(3))
-
-
-# -- spam and viruses ---------------------------------------------------------------------------
-
-#: Real SpamAssassin rule names with illustrative scores (actual scores depend on version and training).
-SPAM_RULES: list[tuple[str, float, str]] = [
-    ("BAYES_99", 3.5, r"\b(winner|won|prize|lottery|claim now|act now)\b"),
-    ("LOTTO_AGENT", 2.0, r"\blottery (agent|department|board)\b"),
-    ("SUBJ_ALL_CAPS", 1.0, r"^Subject: [^a-z\r\n]*[A-Z]{4}[^a-z\r\n]*$"),
-    ("URIBL_BLACK", 1.7, r"https?://[^\s/]*prize-claim\.example"),
-    ("MONEY_FREEMAIL_REPTO", 1.5, r"\b(bank account|wire transfer|\$\d{3,})\b"),
-    ("MISSING_MID", 0.5, r"(?!x)x"),
-]
-_SPAM_RES = [(name, score, re.compile(pattern, re.IGNORECASE | re.MULTILINE)) for name, score, pattern in SPAM_RULES]
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-
-
-def spam_score(message: bytes) -> tuple[float, list[str]]:
-    """Score a message with a small SpamAssassin-like rule set: (score, names of the rules that hit)."""
-    text = message.decode("utf-8", "replace")
-    hits = [(name, score) for name, score, rx in _SPAM_RES if rx.search(text)]
-    return round(sum(s for _, s in hits), 1), [n for n, _ in hits]
+    """The bounce reason when the MTA checks the hop count only at delivery time (Sendmail's sendall()), else ``None``."""
+    return _mta(server).loop_after_accept(message, hop_limit(server), envelope, via)
 
 
 def data_reply(topology: Topology, server: Server, session: Session, envelope: Envelope, message: bytes) -> Reply | None:
@@ -332,18 +167,10 @@ def data_reply(topology: Topology, server: Server, session: Session, envelope: E
 
 
 def accepted_reply(server: Server, qid: str | None, rcpt: str, when: datetime, message_id: str) -> Reply:
-    """The 250 reply to the final ``.`` of DATA, in the MTA's words."""
-    if server.role == "mailbox" or server.mta == "dovecot":
-        return Reply(250, "2.0.0", f"<{rcpt}> {qid} Saved")
-    epoch = int(when.timestamp())
-    return {
-        "postfix": Reply(250, "2.0.0", f"Ok: queued as {qid}"),
-        "exim": Reply(250, "", f"OK id={qid}"),
-        "sendmail": Reply(250, "2.0.0", f"{qid} Message accepted for delivery"),
-        "qmail": Reply(250, "", f"ok {epoch} qp {abs(hash(message_id)) % 90000 + 10000}"),
-        "exchange": Reply(250, "2.6.0", f"{message_id} [InternalId={epoch % 10**11}, Hostname={server.name}] Queued mail for delivery"),
-        "gmail": Reply(250, "2.0.0", f"OK  {epoch} {qid} - gsmtp"),
-    }[server.mta]
+    """The 250 reply to the final ``.`` of DATA, in the MTA's words (Dovecot's at a mailbox server)."""
+    return FLAVOURS["dovecot" if server.role == "mailbox" else server.mta].accepted_reply(
+        server, qid, rcpt, when, message_id
+    )
 
 
 # -- stamping -----------------------------------------------------------------------------------
@@ -362,19 +189,14 @@ def stamp(
 ) -> tuple[bytes, list[str]]:
     """Prepend the header fields ``server`` adds on accepting ``message``; return (new message, fields added).
 
-    Always a Received field in the server's flavour; plus, by role: SpamAssassin's X-Spam-* at a server
-    with a spam threshold, X-Virus-Scanned at an anti-virus scanner, Exchange's organisation headers at
-    Exchange servers, and Return-Path + Delivered-To at final delivery into a mailbox.
+    Always a Received field in the server's flavour (plus qmail-queue's line); plus, by role: SpamAssassin's
+    X-Spam-* at a server with a spam threshold, X-Virus-Scanned at an anti-virus scanner, the MTA's own
+    organisation headers (Exchange's), and Return-Path + Delivered-To at final delivery into a mailbox.
     """
     local_when = when.astimezone(tz_of(server))
-    flavour = server.mta
-    if session.http:
-        flavour = "webmail"
-    elif session.lmtp:
-        flavour = "dovecot"
-    fields: list[str] = []
-    received = hdr.received(
-        flavour,
+    trace = FLAVOURS[flavour(server, session)]
+    mta = _mta(server)
+    received = trace.received(
         helo=session.helo,
         rdns=session.rdns,
         ip=session.client_ip,
@@ -382,34 +204,31 @@ def stamp(
         by_ip=server.ip,
         protocol=session.protocol,
         queue_id=qid or "",
-        rcpt=None if flavour == "exchange" else envelope.rcpt,
+        rcpt=envelope.rcpt,
         date=local_when,
         envelope_from=envelope.mail_from,
         tls=session.tls,
         auth_user=session.auth_user,
-        software=server.software,
+        software=mta.SOFTWARE,
     )
-    if server.mta == "qmail" and not session.lmtp and not session.http:
-        fields.append(hdr.qmail_invoked(rng.randint(1000, 99999), local_when))
+    fields: list[str] = trace.extra_received(rng, local_when)
     if server.role == "mailbox" and session.lmtp:
         fields.append(f"Return-Path: <{envelope.mail_from}>")
         fields.append(f"Delivered-To: {envelope.rcpt}")
     spf = spf_headers(topology, server, session, envelope, dns_view) if is_inbound_boundary(server, session) else []
-    if flavour != "gmail":
+    if not trace.SPF_BELOW_RECEIVED:
         # Postfix's smtpd writes the headers a policy service asks it to PREPEND (policyd-spf's Received-SPF)
         # just before its own Received (smtpd.c: "PREPEND message headers", then "Received: from"); the other
         # flavours follow Postfix. Gmail writes them just below its Received line (seen in real Gmail mail).
         fields.extend(spf)
     if server.spam_threshold is not None and server.spam_action != "reject":
         score, tests = spam_score(message)
-        fields.extend(hdr.spam_headers(score, server.spam_threshold, tests, server.name))
+        fields.extend(spam_headers(score, server.spam_threshold, tests, server.name))
     if server.role == "antivirus":
-        fields.append("X-Virus-Scanned: ClamAV using ClamSMTP")
-    if server.mta == "exchange":
-        fields.append(f"X-MS-Exchange-Organization-AuthSource: {server.name}")
-        fields.append("X-MS-Exchange-Organization-AuthAs: " + ("Internal" if session.client and session.client.domain == server.domain else "Anonymous"))
+        fields.append(VIRUS_SCANNED)
+    fields.extend(mta.organisation_headers(server, session))
     fields.append(received)
-    if flavour == "gmail":
+    if trace.SPF_BELOW_RECEIVED:
         fields.extend(spf)
     return hdr.prepend(message, fields), fields
 
@@ -448,13 +267,10 @@ def spf_headers(topology: Topology, server: Server, session: Session, envelope: 
     result, _term = (dns_view or dns_for(topology)).spf(ip, domain)
     comment = _SPF_WORDS[result].format(who=who, ip=ip)
     return [
-        f"Received-SPF: {result} ({server.name}: {comment}){_CRLF}\treceiver={server.name}; client-ip={ip}; "
+        f"Received-SPF: {result} ({server.name}: {comment}){CRLF}\treceiver={server.name}; client-ip={ip}; "
         f'envelope-from="{envelope.mail_from}"; helo={helo};',
-        f"Authentication-Results: {server.name};{_CRLF}\tspf={result} {prop}",
+        f"Authentication-Results: {server.name};{CRLF}\tspf={result} {prop}",
     ]
-
-
-_CRLF = "\r\n"
 
 
 # -- routing ------------------------------------------------------------------------------------
@@ -616,180 +432,14 @@ def from_name_of(flavour_name: str, helo: str | None, rdns: str | None) -> str |
     """
     claimed = helo.lower().rstrip(".") if helo and not helo.startswith("[") else None
     reverse = rdns.lower().rstrip(".") if rdns else None
-    if flavour_name in ("postfix", "sendmail", "gmail"):  # from HELO (RDNS [IP]); "unknown" when there is no PTR
-        return claimed or reverse or "unknown"
-    if flavour_name == "exim":  # from RDNS ([IP] helo=HELO)
-        return reverse or claimed
-    if flavour_name == "qmail":  # from RDNS (HELO helo) (IP)
-        return reverse or "unknown"
-    if flavour_name == "webmail":  # from RDNS ([IP]) or from [IP]
-        return reverse
-    return claimed or reverse  # exchange, dovecot: from HELO (...)
+    return FLAVOURS[flavour_name].from_name(claimed, reverse)
 
 
 def with_word(server: Server, session: Session) -> str:
     """The WITH word of the hop as the analyzer reads it back (upper-case)."""
-    if session.http:
-        return "HTTP"
-    if session.lmtp:
-        return "LMTP"
-    if server.mta == "exchange":
-        return "MICROSOFT SMTP SERVER"
-    if server.mta == "qmail":
-        return "SMTP"
-    return session.protocol
-
-
-@functools.lru_cache(maxsize=64)
-def message_id(message: bytes) -> str:
-    """The Message-ID of raw message bytes (``<unknown>`` if it has none)."""
-    for line in message.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
-        if line.lower().startswith(b"message-id:"):
-            return line.split(b":", 1)[1].strip().decode("ascii", "replace")
-    return "<unknown>"
-
-
-def is_loop(reply: Reply) -> bool:
-    """Does this refusal say the message is looping (too many hops)?"""
-    text = reply.text.lower()
-    return reply.status.startswith("5.4") or "hops" in text or "loop" in text
+    return FLAVOURS[flavour(server, session)].WITH_WORD or session.protocol
 
 
 def local_injection(reporter: Server, when: datetime, qid: str | None) -> str | None:
-    """The Received line Postfix's cleanup stamps on mail made on the server itself (a bounce), else ``None``.
-
-    >>> from mailhops.topology import Server
-    >>> print(local_injection(Server("mx.example.net", "mx", "198.51.100.25"),
-    ...                       datetime(2026, 3, 2, 9, 0, 5, tzinfo=timezone.utc), "4ABC123DEF0"))  # doctest: +NORMALIZE_WHITESPACE
-    Received: by mx.example.net (Postfix)
-        id 4ABC123DEF0; Mon,  2 Mar 2026 09:00:05 +0000 (UTC)
-    """
-    if reporter.mta != "postfix":
-        return None
-    local = when.astimezone(tz_of(reporter))
-    return f"Received: by {reporter.name} (Postfix)\r\n\tid {qid}; {hdr.rfc5322_date(local, zone_comment=True, day=' 2')}"
-
-
-# -- bounces ------------------------------------------------------------------------------------
-
-_BOUNCE_SUBJECT = {
-    "postfix": "Undelivered Mail Returned to Sender",
-    "exim": "Mail delivery failed: returning message to sender",
-    "sendmail": "Returned mail: see transcript for details",
-    "qmail": "failure notice",
-    "exchange": "Undeliverable: {subject}",
-    "gmail": "Delivery Status Notification (Failure)",
-    "dovecot": "Undelivered Mail Returned to Sender",
-}
-
-
-def make_dsn(
-    reporter: Server,
-    envelope: Envelope,
-    original: bytes,
-    reply: Reply,
-    when: datetime,
-    *,
-    remote: str | None = None,
-    rng: random.Random | None = None,
-    final: bool | None = None,
-) -> bytes:
-    """An RFC 3464 delivery status notification from ``reporter`` to the envelope sender.
-
-    ``final`` says whether the server has given up (``Action: failed``); by default that follows the reply
-    (5xx: failed, 4xx: a delay warning, ``Action: delayed``). A message given up after its retries ran out
-    is ``failed`` with its last 4.x.x status (RFC 3464 §2.3.3), as Postfix reports a message that outlived
-    ``maximal_queue_lifetime``.
-
-    ``multipart/report; report-type=delivery-status`` with a human-readable part, the machine-readable
-    ``message/delivery-status`` part (Reporting-MTA, Final-Recipient, Action, Status, Remote-MTA,
-    Diagnostic-Code) and the original message's headers (``text/rfc822-headers``, RFC 6522).
-    """
-    orig = hdr.parse(original)
-    local_when = when.astimezone(tz_of(reporter))
-    status = reply.status or ("5.0.0" if reply.permanent else "4.0.0")
-    subject = _BOUNCE_SUBJECT[reporter.mta].format(subject=orig.get("Subject", ""))
-    report = MIMEMultipart("report", report_type="delivery-status")
-    report["From"] = f"Mail Delivery System <MAILER-DAEMON@{reporter.name}>"
-    report["To"] = envelope.mail_from
-    report["Subject"] = subject
-    report["Date"] = email.utils.format_datetime(local_when)
-    report["Message-ID"] = f"<{(rng or random.Random(0)).getrandbits(48):012x}.bounce@{reporter.name}>"
-    report["Auto-Submitted"] = "auto-replied"
-    where = f" by {remote}" if remote else ""
-    human = (
-        f"This is the mail system at host {reporter.name}.\n\n"
-        "I'm sorry to have to inform you that your message could not\n"
-        "be delivered to one or more recipients. It's attached below.\n\n"
-        f"<{envelope.rcpt}>: message refused{where}: {reply}\n"
-    )
-    report.attach(MIMEText(human, "plain", "us-ascii"))
-    per_message = Message()
-    per_message["Reporting-MTA"] = f"dns; {reporter.name}"
-    per_message["Arrival-Date"] = email.utils.format_datetime(local_when)
-    per_recipient = Message()
-    per_recipient["Final-Recipient"] = f"rfc822; {envelope.rcpt}"
-    if envelope.original_rcpt and envelope.original_rcpt != envelope.rcpt:
-        per_recipient["Original-Recipient"] = f"rfc822; {envelope.original_rcpt}"
-    given_up = reply.permanent if final is None else final
-    per_recipient["Action"] = "failed" if given_up else "delayed"
-    per_recipient["Status"] = status
-    if remote:
-        per_recipient["Remote-MTA"] = f"dns; {remote}"
-    per_recipient["Diagnostic-Code"] = f"smtp; {reply}"
-    status_part = Message()
-    status_part["Content-Type"] = "message/delivery-status"
-    status_part["Content-Description"] = "Delivery report"
-    status_part.set_payload([per_message, per_recipient])
-    report.attach(status_part)
-    head = original.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace").replace("\r\n", "\n")
-    headers_part = Message()
-    headers_part["Content-Type"] = "text/rfc822-headers"
-    headers_part["Content-Description"] = "Undelivered Message Headers"
-    headers_part.set_payload(head + "\n")
-    report.attach(headers_part)
-    return report.as_bytes(policy=email.policy.SMTP)
-
-
-def new_message(
-    sender: str,
-    recipient: str,
-    subject: str,
-    body: str,
-    when: datetime,
-    message_id_domain: str,
-    rng: random.Random,
-    *,
-    sender_name: str | None = None,
-) -> bytes:
-    """The message as the mail client writes it (From, To, Subject, Date, Message-ID, MIME-Version).
-
-    >>> raw = new_message("alice@example.org", "bob@example.net", "Hi", "Hello!\\n",
-    ...                   datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc), "example.org", random.Random(0))
-    >>> import email; msg = email.message_from_bytes(raw)
-    >>> msg["Subject"], msg["Date"]
-    ('Hi', 'Mon, 02 Mar 2026 10:00:00 +0000')
-    """
-    hdr.check_header_value("Subject", subject)
-    template = _message_template(sender, recipient, subject, body, sender_name)
-    msg_id = f"<{rng.getrandbits(64):016x}.{rng.getrandbits(20):05x}@{message_id_domain}>"
-    return template.replace(_DATE_SLOT, email.utils.format_datetime(when).encode("ascii"), 1).replace(
-        _ID_SLOT, msg_id.encode("utf-8"), 1
-    )
-
-
-_DATE_SLOT = b"Thu, 01 Jan 1970 00:00:00 +0000"
-_ID_SLOT = b"<message-id-slot@mailhops.invalid>"
-
-
-@functools.lru_cache(maxsize=256)
-def _message_template(sender: str, recipient: str, subject: str, body: str, sender_name: str | None) -> bytes:
-    """Build the message once with the stdlib ``email`` package; Date and Message-ID are filled in per send."""
-    msg = EmailMessage()
-    msg["From"] = email.utils.formataddr((sender_name, sender)) if sender_name else sender
-    msg["To"] = recipient
-    msg["Subject"] = subject
-    msg["Date"] = _DATE_SLOT.decode()
-    msg["Message-ID"] = _ID_SLOT.decode()
-    msg.set_content(body)
-    return msg.as_bytes(policy=email.policy.SMTP)
+    """The Received line the MTA stamps on mail made on the server itself (a bounce; Postfix's cleanup), else ``None``."""
+    return _mta(reporter).local_injection(reporter, when, qid)

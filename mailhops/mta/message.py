@@ -1,0 +1,69 @@
+"""The message as a mail client writes it, and its Message-ID read back from the raw bytes.
+
+>>> import random
+>>> from datetime import datetime, timezone
+>>> raw = new_message("alice@example.org", "bob@example.net", "Hi", "Hello!\\n",
+...                   datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc), "example.org", random.Random(0))
+>>> import email; msg = email.message_from_bytes(raw)
+>>> msg["Subject"], msg["Date"]
+('Hi', 'Mon, 02 Mar 2026 10:00:00 +0000')
+>>> message_id(raw).endswith("@example.org>")
+True
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import functools
+import random
+from datetime import datetime
+from email.message import EmailMessage
+
+from .headers import check_header_value
+
+
+@functools.lru_cache(maxsize=64)
+def message_id(message: bytes) -> str:
+    """The Message-ID of raw message bytes (``<unknown>`` if it has none)."""
+    for line in message.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"message-id:"):
+            return line.split(b":", 1)[1].strip().decode("ascii", "replace")
+    return "<unknown>"
+
+
+def new_message(
+    sender: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    when: datetime,
+    message_id_domain: str,
+    rng: random.Random,
+    *,
+    sender_name: str | None = None,
+) -> bytes:
+    """The message as the mail client writes it (From, To, Subject, Date, Message-ID, MIME-Version)."""
+    check_header_value("Subject", subject)
+    template = _message_template(sender, recipient, subject, body, sender_name)
+    msg_id = f"<{rng.getrandbits(64):016x}.{rng.getrandbits(20):05x}@{message_id_domain}>"
+    return template.replace(_DATE_SLOT, email.utils.format_datetime(when).encode("ascii"), 1).replace(
+        _ID_SLOT, msg_id.encode("utf-8"), 1
+    )
+
+
+_DATE_SLOT = b"Thu, 01 Jan 1970 00:00:00 +0000"
+_ID_SLOT = b"<message-id-slot@mailhops.invalid>"
+
+
+@functools.lru_cache(maxsize=256)
+def _message_template(sender: str, recipient: str, subject: str, body: str, sender_name: str | None) -> bytes:
+    """Build the message once with the stdlib ``email`` package; Date and Message-ID are filled in per send."""
+    msg = EmailMessage()
+    msg["From"] = email.utils.formataddr((sender_name, sender)) if sender_name else sender
+    msg["To"] = recipient
+    msg["Subject"] = subject
+    msg["Date"] = _DATE_SLOT.decode()
+    msg["Message-ID"] = _ID_SLOT.decode()
+    msg.set_content(body)
+    return msg.as_bytes(policy=email.policy.SMTP)
