@@ -51,9 +51,6 @@ ROLES: dict[str, str] = {
 #: is in its module under :mod:`mailhops.mta` (``mailhops.mta.MTAS`` lists the facts); the records only need
 #: the names to check a server's ``mta`` (a test checks they are the keys of ``mailhops.mta.MTAS``).
 MTA_NAMES: tuple[str, ...] = ("postfix", "exim", "sendmail", "qmail", "exchange", "gmail", "dovecot")
-#: The old name of :data:`MTA_NAMES`, still imported by :mod:`mailhops.widgets` for its dropdown of MTA names.
-#: The facts (software, hop limit, loop reply) are in ``mailhops.MTAS`` / ``mailhops.mta.MTAS``.
-MTAS = MTA_NAMES
 
 SPAM_ACTIONS = ("reject", "bounce", "drop", "junk")
 

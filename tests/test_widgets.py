@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from mailhops import scenarios as sc
 from mailhops import widgets as w
-from mailhops.draw.render import frame_steps
+from mailhops.draw import frame_steps
 from mailhops.errors import DNSLookupError
 from mailhops.mta.headers import count_hops
 from mailhops.topology import ROLES
+from mailhops.widgets import mx_lookup
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs the Graphviz dot binary")
 ALL = sc.names()
@@ -371,7 +372,7 @@ def test_live_lookup_failure_is_a_sentence(monkeypatch: pytest.MonkeyPatch) -> N
     def offline(domain: str, **_kw: object) -> list:
         raise DNSLookupError(f"The MX look-up for {domain} timed out after 2 s; this machine may be offline.")
 
-    monkeypatch.setattr(w, "live_mx", offline)
+    monkeypatch.setattr(mx_lookup, "live_mx", offline)
     panel = w.MXLookupPanel()
     panel.live_domain.value = "gmail.com"
     panel.live_lookup()
@@ -382,10 +383,10 @@ def test_live_lookup_failure_is_a_sentence(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_live_lookup_success_lists_records(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(w, "live_mx", lambda domain, **kw: [(5, "a.mx.example"), (10, "b.mx.example")])
+    monkeypatch.setattr(mx_lookup, "live_mx", lambda domain, **kw: [(5, "a.mx.example"), (10, "b.mx.example")])
     text = w.live_lookup_text("example.com")
     assert text.index("a.mx.example") < text.index("b.mx.example") and "MX   5" in text
-    monkeypatch.setattr(w, "live_mx", lambda domain, **kw: [(0, "")])
+    monkeypatch.setattr(mx_lookup, "live_mx", lambda domain, **kw: [(0, "")])
     assert "null MX" in w.live_lookup_text("example.com")
 
 

@@ -1,0 +1,190 @@
+"""The scenario explorer (pick a scenario, turn its knobs, step through the journey) and :class:`App`,
+the explorer lesson's tabs: the explorer, the topology builder and the MX look-up."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as W
+
+from .. import scenarios as sc
+from ..errors import MailhopsError
+from ..journey import Journey
+from ..topology import Topology
+from .builder import TopologyBuilder
+from .knobs import FORWARDING_DOMAIN, Knobs, run_with, scenario_facts
+from .mx_lookup import MXLookupPanel
+from .stepper import HopStepper
+from .views import error_html, ok_html
+
+__all__ = ["App", "ScenarioExplorer", "app"]
+
+
+_SPAM_OPTIONS = [
+    ("as in the scenario", "scenario"),
+    ("off", "off"),
+    ("reject during SMTP", "reject"),
+    ("accept, then bounce", "bounce"),
+    ("accept, then drop silently", "drop"),
+    ("deliver to the Junk folder", "junk"),
+]
+
+
+class ScenarioExplorer(W.VBox):
+    """Pick a scenario, change what matters (spam filter, primary MX, forwarder, hop limit, recipient) and
+    see the journey: the diagram, the headers hop by hop (a :class:`HopStepper`) and the outcome.
+
+    >>> ex = ScenarioExplorer("three-hops")
+    >>> ex.mx_down.value = True
+    >>> ex.journey.outcome.kind
+    'deferred'
+    """
+
+    def __init__(self, scenario: str = "three-hops", *, names: list[str] | None = None, seed: int = 0) -> None:
+        self.seed = seed
+        self._loading = False
+        self.journey: Journey | None = None
+        self.topology: Topology | None = None
+        options = names or sc.names()
+        sc.get(scenario)  # an unknown name fails here, before any control is built
+        self._build_controls(scenario, options)
+        super().__init__(self._lay_out())
+        self._wire_callbacks()
+        self._load(scenario, step=0)
+
+    # -- construction ------------------------------------------------------------------------------
+    def _build_controls(self, scenario: str, options: list[str]) -> None:
+        """The scenario picker, the knobs, the transport switch, the stepper and the delivered message."""
+        self.picker = W.Dropdown(options=options, value=scenario, description="Scenario",
+                                 layout=W.Layout(width="340px"))
+        self.summary = W.HTML()
+        style = {"description_width": "110px"}
+        self._build_knobs(style)
+        self.message = W.HTML()
+        self.transport = W.ToggleButtons(options=[("simulate", "simulate"), ("real servers", "live")], value="simulate",
+                                         description="Run on", style=style,
+                                         tooltips=["computed in Python, instantly",
+                                                   "real SMTP servers on 127.0.0.1: real sockets, TLS, a real Maildir"])
+        self.delivered = W.Textarea(disabled=True, layout=W.Layout(width="100%", height="220px"))
+        self.delivered_box = W.Accordion(children=[self.delivered], layout=W.Layout(display="none"))
+        self.delivered_box.set_title(0, "The delivered message, read back from the Maildir")
+        self.stepper = HopStepper()
+
+    def _build_knobs(self, style: dict[str, str]) -> None:
+        """One control per knob of :class:`~mailhops.widgets.knobs.Knobs`."""
+        self.spam = W.Dropdown(options=_SPAM_OPTIONS, value="scenario", description="Spam filter", style=style)
+        auto = {"indent": False, "layout": W.Layout(width="auto")}
+        self.spammy = W.Checkbox(description="the message looks like spam", **auto)
+        self.mx_down = W.Checkbox(description="the primary MX is down", **auto)
+        self.forwarder = W.Checkbox(description=f"write to a forwarding address (@{FORWARDING_DOMAIN})", **auto)
+        self.limit_on = W.Checkbox(description="set the same hop limit on every server", **auto)
+        self.hop_limit = W.IntSlider(value=50, min=1, max=100, description="hop limit", disabled=True,
+                                     continuous_update=False, style=style)
+        self.recipient = W.Dropdown(description="Recipient", style=style, layout=W.Layout(width="340px"))
+
+    def _lay_out(self) -> list[W.Widget]:
+        """The picker and summary, one row per knob (hidden when it changes nothing), the journey below."""
+        self._rows = {
+            "spam": self.spam, "spammy": self.spammy, "primary_mx_down": self.mx_down, "forwarder": self.forwarder,
+            "hop_limit": W.HBox([self.limit_on, self.hop_limit]), "recipient": self.recipient,
+        }
+        knobs_box = W.VBox(list(self._rows.values()), layout=W.Layout(border="1px solid #ddd", padding="6px"))
+        return [W.HBox([self.picker]), self.summary, knobs_box, self.transport, self.message,
+                self.stepper, self.delivered_box]
+
+    def _wire_callbacks(self) -> None:
+        """Another scenario loads it; any knob or the transport runs the journey again."""
+        for control in (self.spam, self.spammy, self.mx_down, self.forwarder, self.limit_on, self.hop_limit,
+                        self.recipient):
+            control.observe(self._on_knob, "value")
+        self.picker.observe(self._on_pick, "value")
+        self.transport.observe(self._on_knob, "value")
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def knobs(self) -> Knobs:
+        """The knob values the controls show now."""
+        shown = scenario_facts(self.picker.value)[0]
+        return Knobs(
+            spam=self.spam.value if "spam" in shown else "scenario",
+            spammy=self.spammy.value if "spammy" in shown else None,
+            primary_mx_down=self.mx_down.value if "primary_mx_down" in shown else None,
+            forwarder=self.forwarder.value and "forwarder" in shown,
+            hop_limit=self.hop_limit.value if self.limit_on.value else None,
+            recipient=self.recipient.value if "recipient" in shown else None,
+        )
+
+    def _load(self, name: str, *, step: int | str) -> None:
+        scenario = sc.get(name)
+        shown, recipients, defaults = scenario_facts(name)
+        self._loading = True
+        try:
+            self.spam.value = "scenario"
+            self.spammy.value = bool(defaults.spammy)
+            self.mx_down.value = bool(defaults.primary_mx_down)
+            self.forwarder.value = False
+            self.limit_on.value = False
+            self.hop_limit.disabled = True
+            self.recipient.options = recipients
+            self.recipient.value = recipients[0]
+            for key, row in self._rows.items():
+                row.layout.display = "" if key in shown else "none"
+        finally:
+            self._loading = False
+        self.summary.value = (f'<div style="margin:4px 0 6px"><b>{html.escape(scenario.summary)}</b><br>'
+                              f'<span style="color:#444">{html.escape(scenario.description)}</span></div>')
+        self.update(step=step)
+
+    def _on_pick(self, change: dict[str, Any]) -> None:
+        self._load(change["new"], step="last")
+
+    def _on_knob(self, _change: dict[str, Any]) -> None:
+        self.hop_limit.disabled = not self.limit_on.value
+        if not self._loading:
+            self.update(step="last")
+
+    @property
+    def live(self) -> bool:
+        """True when the journeys run on real servers on 127.0.0.1 rather than in the simulator."""
+        return self.transport.value == "live"
+
+    def update(self, *, step: int | str = "last") -> None:
+        """Run with the current settings and show the result (an error sentence if it cannot)."""
+        live = self.live
+        if live:
+            self.message.value = ok_html("Starting real servers on 127.0.0.1 and sending the message …")
+        try:
+            journey, topo = run_with(self.picker.value, self.knobs, seed=self.seed, live=live)
+        except MailhopsError as err:
+            self.message.value = error_html(str(err))
+            return
+        self.message.value = (ok_html("This journey crossed real SMTP servers on 127.0.0.1: the SMTP tab shows "
+                                       "what was really said, the headers are the ones those servers wrote.")
+                              if live else "")
+        self.journey, self.topology = journey, topo
+        self.stepper.set_journey(journey, topology=topo, step=step)
+        shown = live and journey.message is not None and journey.outcome is not None \
+            and journey.outcome.kind in ("delivered", "junk")
+        self.delivered.value = journey.message.decode("utf-8", "replace").replace("\r\n", "\n") if shown else ""
+        self.delivered_box.layout.display = "" if shown else "none"
+
+
+class App(W.VBox):
+    """The explorer lesson's app: tabs for the scenario explorer, the topology builder and the MX look-up."""
+
+    def __init__(self, scenario: str = "three-hops") -> None:
+        self.explorer = ScenarioExplorer(scenario)
+        self.builder = TopologyBuilder("three-hops")
+        self.mx = MXLookupPanel("mx-fallback")
+        self.tabs = W.Tab(children=[self.explorer, self.builder, self.mx])
+        self.tabs.titles = ("Scenario explorer", "Build your own", "MX look-up")
+        title = W.HTML('<div style="font-size:18px;font-weight:bold;margin-bottom:4px">&#9993; mailhops explorer</div>'
+                       '<div style="color:#444;margin-bottom:6px">Change the situation, then press Step to follow '
+                       "the message hop by hop.</div>")
+        super().__init__([title, self.tabs])
+
+
+def app(scenario: str = "three-hops") -> App:
+    """The app-like view of the explorer lesson."""
+    return App(scenario)

@@ -1,0 +1,51 @@
+"""The export panel: a button that turns the diagram a :class:`~mailhops.widgets.views.DiagramView`
+shows into SVG and PNG download links."""
+
+from __future__ import annotations
+
+import base64
+import html
+import tempfile
+from pathlib import Path
+
+import ipywidgets as W
+
+from .. import draw as rd
+from ..errors import MailhopsError
+from .views import DiagramView, error_html
+
+__all__ = ["ExportPanel"]
+
+
+def _data_link(name: str, mime: str, data: bytes) -> str:
+    b64 = base64.b64encode(data).decode("ascii")
+    return (f'<a download="{html.escape(name)}" href="data:{mime};base64,{b64}" '
+            f'style="margin-right:12px">&#11015; {html.escape(name)}</a>')
+
+
+class ExportPanel(W.HBox):
+    """A button that turns the diagram currently shown in a :class:`DiagramView` into download links (SVG, PNG)."""
+
+    def __init__(self, view: DiagramView, *, stem: str = "mailhops-diagram") -> None:
+        self.view = view
+        self.stem = stem
+        self.button = W.Button(description="Export diagram", icon="download", tooltip="make SVG and PNG downloads")
+        self.links = W.HTML()
+        self.button.on_click(lambda _b: self.export())
+        super().__init__([self.button, self.links], layout=W.Layout(align_items="center"))
+
+    def export(self) -> None:
+        """Fill in the download links for the current diagram (an error sentence instead if it cannot)."""
+        if self.view.drawn is None:
+            self.links.value = error_html("There is no diagram to export yet.")
+            return
+        obj, kw = self.view.drawn
+        try:
+            svg = rd.to_svg(obj, **kw).encode("utf-8")
+            with tempfile.TemporaryDirectory() as tmp:
+                png = rd.export(obj, Path(tmp) / "diagram.png", **kw).read_bytes()
+        except MailhopsError as err:
+            self.links.value = error_html(str(err))
+            return
+        self.links.value = (_data_link(f"{self.stem}.svg", "image/svg+xml", svg)
+                            + _data_link(f"{self.stem}.png", "image/png", png))
