@@ -8,7 +8,7 @@ Usage::
 
 Prints ``name: value`` lines. Both parsers get the same Received values (as the stdlib ``email``
 package returns them from each message, extracted before timing) and produce hops with dates and
-delays: mailhops' :func:`~mailhops.analyze.hops_from_received` against mail-parser's
+delays: mailhops' :func:`~mailhops.read.hops.hops_from_received` against mail-parser's
 ``receiveds_parsing`` (the function behind ``MailParser.received``). They take turns on chunks of 40
 messages, each chunk counting its fastest of ``--repeat`` rounds, so a busy machine slows both alike.
 Target: mailhops >= 4x mail-parser's rate; every 1 MB adversarial header block in < 1 s.
@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailhops.read.analyze import analyze, hops_from_received  # noqa: E402
+from mailhops.read.analyze import analyze  # noqa: E402
+from mailhops.read.hops import hops_from_received  # noqa: E402
 
 
 def load_corpus(folder: Path) -> tuple[list[list[str]], list[bytes]]:

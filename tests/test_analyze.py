@@ -185,7 +185,7 @@ def test_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_cli_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("mailhops.draw.render")
+    pytest.importorskip("mailhops.draw")
     import shutil
 
     p = tmp_path / "m.eml"

@@ -1,9 +1,15 @@
 """Reading real messages: the route of a message, from its headers.
 
-What lives here: the ``Received:`` parser (:mod:`.received`), date parsing (:mod:`.dates`), the
-authentication results (:mod:`.auth`), and :func:`analyze` (:mod:`.analyze`), which turns a real
-message's header block — or a bounce — into the same :class:`~mailhops.journey.Journey` the simulator
-and the live servers produce.
+What lives here, in the order :func:`analyze` uses it:
+
+- :mod:`.headers` — the source (text, bytes or path) read as text and split into header fields, repaired.
+- :mod:`.received` — one ``Received`` header read into a :class:`~mailhops.journey.Hop`, step by step.
+- :mod:`.dates` — the dates MTAs write, RFC 5322 and the many that are not.
+- :mod:`.hops` — the chain of ``Received`` headers into hops oldest first, with their delays.
+- :mod:`.auth` — the authentication results (SPF, DKIM, DMARC, ARC) and which of them to trust.
+- :mod:`.bounce` — a bounce's RFC 3464 report: why delivery failed and the returned message's route.
+- :mod:`.analyze` — :func:`analyze`, which composes them into the same :class:`~mailhops.journey.Journey`
+  the simulator and the live servers produce; the JSON document and the text table.
 
 May use: the records only (:mod:`mailhops.journey`, :mod:`mailhops.errors`). Reading never simulates,
 draws or touches the network.

@@ -9,6 +9,10 @@ returned with its ``raw`` text and a list of ``problems``. For a bounce (an RFC 
 notification), ``summary["returned_message"]`` adds why it failed and the route of the returned message,
 read from the headers it carries. Nothing leaves the machine: no name or address found is looked up.
 
+:func:`analyze` only composes the steps of the other modules: :mod:`.headers` reads the source and splits
+its fields, :mod:`.hops` reads the Received chain, :mod:`.auth` the authentication results and
+:mod:`.bounce` a delivery report; this module adds the envelope, the summary and the text table.
+
 >>> j = analyze('''Received: from mx.example.net (mx.example.net [192.0.2.20])
 ...  by mailbox.example.net (Postfix) with LMTP id 7F3A2B; Mon, 2 Mar 2026 09:00:07 +0000
 ... Received: from smtp.example.org (smtp.example.org [192.0.2.10])
@@ -24,152 +28,24 @@ read from the headers it carries. Nothing leaves the machine: no name or address
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import re
 from collections.abc import Iterable
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
-from ..errors import MailhopsError
 from ..journey import Hop, Journey, Outcome, format_utc
 from .auth import analyze_auth
+from .bounce import describe_returned, read_returned_message
 from .dates import parse_date
+from .headers import first_value, read_source, split_headers, values
+from .hops import MAX_HOPS, hop_json, hops_from_received
 from .received import parse_received
 
 __all__ = ["analyze", "hops_from_received", "split_headers", "journey_table", "to_json_dict", "MAX_HOPS"]
 
-#: Received headers beyond this many are kept raw, not parsed: no real path is that long
-#: (RFC 5321 §6.3 asks for a hop limit of at least 100), so it is a loop or an attack.
-MAX_HOPS = 500
 #: Header names counted as hops by the lessons (Sendmail's rule: Received, Via, X400-Received, Mail-From).
 HOP_HEADERS = ("received", "via", "x400-received", "mail-from")
-
-_FIELD = re.compile(r"([!-9;-~]{1,100})[ \t]*:")
-_CONTINUES_TRACE = re.compile(
-    r"(?:from|by|via|with|id|for)\s|[(;\[]|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b|\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\b",
-    re.IGNORECASE,
-)
-_TRACE_NAMES = frozenset({"received", "x-received", "authentication-results", "arc-authentication-results",
-                          "arc-seal", "arc-message-signature", "dkim-signature", "received-spf"})
-
-
-def _read_source(source: str | bytes | os.PathLike[str]) -> tuple[str, bytes | None, list[str]]:
-    """``(text, original bytes, notes)`` from a str, bytes or path."""
-    if isinstance(source, os.PathLike):
-        path = Path(source)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise MailhopsError(f"The file {path} does not exist.") from None
-        except IsADirectoryError:
-            raise MailhopsError(f"{path} is a folder, not a message file.") from None
-        except OSError as err:
-            raise MailhopsError(f"The file {path} could not be read ({err.strerror or err}).") from None
-        source = data
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        try:
-            return data.decode("utf-8"), data, []
-        except UnicodeDecodeError:
-            return data.decode("latin-1"), data, ["the message is not UTF-8; read as Latin-1"]
-    if isinstance(source, str):
-        if "\n" not in source and ":" not in source and 0 < len(source) < 4096:
-            # a lone word: a file name rather than a header block
-            if os.path.isfile(source):
-                return _read_source(Path(source))
-            return "", None, [f"{source!r} looks like a file name, but there is no such file"]
-        return source, None, []
-    return "", None, [f"cannot read a {type(source).__name__}; expected text, bytes or a path"]
-
-
-def split_headers(text: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """The header fields of a message as ``(name, value)`` pairs, top first, plus what was repaired.
-
-    The stdlib :mod:`email` parser stops at the first line that is neither a field nor indented, which
-    loses the rest of a pasted header block whose folded lines lost their indentation; this splitter
-    re-attaches such lines to a trace header they continue, and otherwise takes them as the start of
-    the body (a missing blank line).
-
-    >>> split_headers("From alice@example.org Mon Mar  2 09:00:00 2026\\nReceived: from a.example.org\\nby b.example.org; "
-    ...               "2 Mar 2026 09:00:05 +0000\\nSubject: hi\\nHello Bob")
-    ([('Received', 'from a.example.org by b.example.org; 2 Mar 2026 09:00:05 +0000'), ('Subject', 'hi')], ['a folded line lost its indentation', 'no blank line between the headers and the body'])
-    """
-    problems: list[str] = []
-    headers: list[tuple[str, list[str]]] = []  # (name, value parts): parts joined once at the end
-    text = text.lstrip("\ufeff")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    i = 0
-    while i < len(lines) and not lines[i].strip():
-        i += 1
-    if i < len(lines) and lines[i].startswith("From ") and not _FIELD.match(lines[i]):
-        i += 1  # mbox separator line
-    lost = False
-    for line in lines[i:]:
-        if not line.strip():
-            if headers:
-                break
-            continue
-        if line[0] in " \t":
-            if headers:
-                headers[-1][1].append(line.strip())
-            else:
-                problems.append("the header block starts with an indented line")
-                headers.append(("", [line.strip()]))
-            continue
-        m = _FIELD.match(line)
-        if m:
-            headers.append((m.group(1), [line[m.end():].strip()]))
-            continue
-        if headers and headers[-1][0].lower() in _TRACE_NAMES and _CONTINUES_TRACE.match(line):
-            headers[-1][1].append(line.strip())
-            lost = True
-            continue
-        if headers:
-            problems.append("no blank line between the headers and the body")
-        else:
-            if "the text does not start with a header field" not in problems:
-                problems.append("the text does not start with a header field")
-            continue
-        break
-    if lost:
-        problems.insert(0, "a folded line lost its indentation")
-    return [(name, " ".join(parts)) for name, parts in headers if name], problems
-
-
-def hops_from_received(values_top_first: list[str]) -> list[Hop]:
-    """Hops, oldest first, from Received header values as they appear in a message (newest on top).
-
-    Each hop's ``delay_s`` is the time since the previous dated hop (the first hop has none, as in a
-    simulated journey); a negative delay is kept and flagged in the hop's problems.
-
-    >>> hops = hops_from_received(["from b.example.net by c.example.net; 2 Mar 2026 09:00:00 +0000",
-    ...                            "from a.example.org by b.example.net; 2 Mar 2026 09:00:30 +0000"])
-    >>> [(h.n, h.by_name, h.delay_s) for h in hops], hops[1].problems
-    ([(1, 'b.example.net', None), (2, 'c.example.net', -30.0)], ['dated 30 s before hop 1 (clock skew between the servers)'])
-    """
-    hops: list[Hop] = []
-    for k, value in enumerate(reversed(values_top_first)):
-        if k >= MAX_HOPS:
-            hops.append(Hop(n=k + 1, raw=" ".join(value.split())[:2000],
-                            problems=[f"not parsed: more than {MAX_HOPS} Received headers (a mail loop?)"]))
-        else:
-            hops.append(parse_received(value, n=k + 1))
-    previous = None
-    previous_label = ""
-    for hop in hops:
-        if hop.date is None:
-            continue
-        if previous is not None:
-            hop.delay_s = (hop.date - previous).total_seconds()
-            if hop.delay_s < 0:
-                hint = (" (a pull by fetchmail/getmail, or clock skew)" if hop.mta in ("fetchmail", "getmail")
-                        else " (clock skew between the servers)")
-                hop.problems.append(f"dated {-hop.delay_s:.0f} s before {previous_label}{hint}")
-        previous = hop.date
-        previous_label = f"hop {hop.n}"
-    return hops
 
 
 def analyze(source: str | bytes | os.PathLike[str]) -> Journey:
@@ -186,7 +62,7 @@ def analyze(source: str | bytes | os.PathLike[str]) -> Journey:
     >>> h.from_name, h.ip, h.with_, h.mta, h.date_utc, j.source
     ('laptop', '192.0.2.7', 'ESMTPSA', 'exim', '2026-03-02T09:00:05Z', 'analyzed')
     """
-    text, data, notes = _read_source(source)
+    text, data, notes = read_source(source)
     try:
         return _analyze_text(text, data, notes)
     except Exception as err:  # never a traceback from a message's contents  # noqa: BLE001
@@ -198,44 +74,60 @@ def analyze(source: str | bytes | os.PathLike[str]) -> Journey:
 
 
 def _analyze_text(text: str, data: bytes | None, notes: list[str]) -> Journey:
-    headers, message_problems = split_headers(text)
-    message_problems = notes + message_problems
-    received = [value for name, value in headers if name.lower() == "received"]
+    """The steps of :func:`analyze`: fields, hops, Date header, envelope, authentication, bounce, summary.
+
+    ``message_problems`` collects what concerns the message rather than one hop, in that order.
+    """
+    headers, split_problems = split_headers(text)
+    message_problems = notes + split_problems
+    received = values(headers, "received")
     if not received:
         message_problems.append("no Received header: the message has not crossed any server (or only its body was given)")
     hops = hops_from_received(received)
-    newest_first_by = [h.by_name for h in reversed(hops)]
-
-    date_header = next((v for name, v in headers if name.lower() == "date"), None)
-    written, date_problems = parse_date(date_header) if date_header else (None, [])
-    if date_header and written is None:
-        message_problems.append(f"the Date header could not be read: {date_problems[0] if date_problems else date_header}")
-
-    x_received = [parse_received(v, n=k + 1) for k, v in enumerate(reversed(
-        [value for name, value in headers if name.lower() == "x-received"][:MAX_HOPS]))]
-
-    dated = [h.date for h in hops if h.date is not None]
-    # from the oldest dated stamp to the newest (the sum of the hop delays; negative if the clocks disagree)
-    transit = (dated[-1] - dated[0]).total_seconds() if dated else None
-    hop_count = sum(1 for name, _ in headers if name.lower() in HOP_HEADERS)
-    auth = analyze_auth(headers, newest_first_by)
-
+    written = _read_date_header(headers, message_problems)
     journey = Journey(hops=hops, source="analyzed", message=data if data is not None else text.encode("utf-8", "replace"))
-    journey.envelope_from = _angle(next((v for name, v in headers if name.lower() == "return-path"), None))
-    journey.envelope_to = _angle(next((v for name, v in headers if name.lower() in ("delivered-to", "x-original-to")), None))
-    if hops:
-        journey.outcome = Outcome("delivered", "2.0.0", "The message reached the mailbox this copy was taken from.",
-                                  mailbox=journey.envelope_to, server=hops[-1].by_name)
-    journey.auth = auth
-    returned = _returned_message(headers, text)
+    _read_envelope(journey, headers)
+    journey.auth = analyze_auth(headers, [h.by_name for h in reversed(hops)])
+    returned = read_returned_message(headers, text)
     if returned is not None and returned.get("problem"):
         message_problems.append(returned.pop("problem"))
     journey.notes = list(message_problems)
-    hop_problems = sum(len(h.problems) for h in hops)
-    journey.summary = {
-        "hops": hop_count,
-        "received": len(received),
-        "x_received": [_hop_json(h) for h in x_received],
+    journey.summary = _summary(headers, hops, written, message_problems)
+    if returned is not None:
+        journey.summary["returned_message"] = returned
+    return journey
+
+
+def _read_date_header(headers: list[tuple[str, str]], message_problems: list[str]) -> datetime | None:
+    """When the sender's program says it wrote the message (the ``Date`` header), if it can be read."""
+    date_header = first_value(headers, "date")
+    written, date_problems = parse_date(date_header) if date_header else (None, [])
+    if date_header and written is None:
+        message_problems.append(f"the Date header could not be read: {date_problems[0] if date_problems else date_header}")
+    return written
+
+
+def _read_envelope(journey: Journey, headers: list[tuple[str, str]]) -> None:
+    """The envelope the final delivery recorded (``Return-Path``, ``Delivered-To``/``X-Original-To``), and
+    the outcome: a message with hops reached the mailbox it was taken from."""
+    journey.envelope_from = _angle(first_value(headers, "return-path"))
+    journey.envelope_to = _angle(first_value(headers, "delivered-to", "x-original-to"))
+    if journey.hops:
+        journey.outcome = Outcome("delivered", "2.0.0", "The message reached the mailbox this copy was taken from.",
+                                  mailbox=journey.envelope_to, server=journey.hops[-1].by_name)
+
+
+def _summary(headers: list[tuple[str, str]], hops: list[Hop], written: datetime | None,
+             message_problems: list[str]) -> dict[str, Any]:
+    """The ``summary`` of an analyzed journey: counts, times, families, problems, the X-Received hops."""
+    x_received = [parse_received(v, n=k + 1) for k, v in enumerate(reversed(values(headers, "x-received")[:MAX_HOPS]))]
+    dated = [h.date for h in hops if h.date is not None]
+    # from the oldest dated stamp to the newest (the sum of the hop delays; negative if the clocks disagree)
+    transit = (dated[-1] - dated[0]).total_seconds() if dated else None
+    return {
+        "hops": sum(1 for name, _ in headers if name.lower() in HOP_HEADERS),
+        "received": len(values(headers, "received")),
+        "x_received": [hop_json(h) for h in x_received],
         "first_utc": format_utc(min(dated)) if dated else None,
         "last_utc": format_utc(max(dated)) if dated else None,
         "transit_s": transit,
@@ -244,58 +136,14 @@ def _analyze_text(text: str, data: bytes | None, notes: list[str]) -> Journey:
         "date_header_to_first_hop_s": (hops[0].date - written).total_seconds() if hops and hops[0].date and written else None,
         "negative_delays": sum(1 for h in hops if h.delay_s is not None and h.delay_s < 0),
         "mtas": sorted({h.mta for h in hops if h.mta}),
-        "problems": hop_problems + len(message_problems),
+        "problems": sum(len(h.problems) for h in hops) + len(message_problems),
         "message_problems": message_problems,
         "unparsed": sum(1 for h in hops if not (h.from_name or h.ip or h.by_name or h.date)),
     }
-    if returned is not None:
-        journey.summary["returned_message"] = returned
-    return journey
-
-
-_DSN_FIELDS = {"final-recipient": "final_recipient", "original-recipient": "original_recipient", "action": "action",
-               "status": "status", "diagnostic-code": "diagnostic", "remote-mta": "remote_mta", "reporting-mta": "reporting_mta"}
-
-
-def _returned_message(headers: list[tuple[str, str]], text: str) -> dict[str, Any] | None:
-    """For a bounce (RFC 3464 ``multipart/report``): the delivery status and the route of the returned message.
-
-    The returned message's headers travel inside the bounce (``message/rfc822`` or ``text/rfc822-headers``),
-    so its own Received headers tell where the original went before it failed.
-    """
-    content_type = next((v for name, v in headers if name.lower() == "content-type"), "")
-    if "multipart/report" not in content_type.lower() or len(text) > 10_000_000:
-        return None
-    if text.count("\n--") > 1000:  # a report has a handful of parts; thousands are an attack, not a bounce
-        return {"problem": "the bounce's report has too many parts to be read"}
-    result: dict[str, Any] = {}
-    try:
-        msg = email.message_from_string(text, policy=email.policy.compat32)
-        for part in msg.walk():
-            kind = part.get_content_type()
-            if kind == "message/delivery-status":
-                blocks = part.get_payload()
-                for block in blocks if isinstance(blocks, list) else []:
-                    for name, key in _DSN_FIELDS.items():
-                        value = block.get(name)
-                        if value is not None and key not in result:
-                            result[key] = " ".join(str(value).split())
-            elif kind in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers") and "hops" not in result:
-                if kind == "message/rfc822" and isinstance(part.get_payload(), list) and part.get_payload():
-                    inner = part.get_payload()[0]
-                    received = [str(v) for v in inner.get_all("Received", [])]
-                else:
-                    payload = part.get_payload(decode=True) or b""
-                    inner_headers, _ = split_headers(payload.decode("utf-8", "replace"))
-                    received = [v for name, v in inner_headers if name.lower() == "received"]
-                result["received"] = len(received)
-                result["hops"] = [_hop_json(h) for h in hops_from_received(received)]
-    except Exception as err:  # a malformed report is a problem to show, not a crash  # noqa: BLE001
-        result["problem"] = f"the bounce's report could not be read ({type(err).__name__})"
-    return result or None
 
 
 def _angle(value: str | None) -> str | None:
+    """The address in a ``Return-Path`` or ``Delivered-To`` value; ``""`` for the null reverse-path ``<>``."""
     if value is None:
         return None
     value = " ".join(value.split()).strip()
@@ -306,36 +154,13 @@ def _angle(value: str | None) -> str | None:
     return value or None
 
 
-_HOP_KEYS = ("n", "from_name", "helo", "rdns", "ip", "by_name", "by_ip", "with", "tls", "auth", "id", "for", "via",
-             "date_utc", "delay_s", "mta", "envelope_from", "raw", "problems")
-
-
-def _hop_json(hop: Hop) -> dict[str, Any]:
-    d = hop.to_dict()
-    return {k: d[k] for k in _HOP_KEYS}
-
-
 def to_json_dict(journey: Journey) -> dict[str, Any]:
     """The ``mailhops analyze --format json`` document: ``{"hops": [...], "auth": {...}, "summary": {...}}``.
 
     >>> sorted(to_json_dict(analyze("Received: from a.example.org by b.example.org; 2 Mar 2026 09:00:05 +0000")))
     ['auth', 'hops', 'summary']
     """
-    return {"hops": [_hop_json(h) for h in journey.hops], "auth": journey.auth, "summary": journey.summary}
-
-
-def _fmt_delay(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    sign = "-" if seconds < 0 else ""
-    s = abs(seconds)
-    if s < 60:
-        return f"{sign}{s:g} s"
-    if s < 3600:
-        return f"{sign}{int(s // 60)} min {int(s % 60)} s"
-    if s < 86400 * 2:
-        return f"{sign}{int(s // 3600)} h {int(s % 3600 // 60)} min"
-    return f"{sign}{s / 86400:.1f} days"
+    return {"hops": [hop_json(h) for h in journey.hops], "auth": journey.auth, "summary": journey.summary}
 
 
 def journey_table(journey: Journey, width: int = 40) -> str:
@@ -349,20 +174,8 @@ def journey_table(journey: Journey, width: int = 40) -> str:
     1 hop, transit time 0 s.
     Authentication: No authentication results from the receiving domain were found.
     """
-    rows = [["n", "from", "ip", "by", "with", "id", "date (UTC)", "delay"]]
-    for h in journey.hops:
-        rows.append([str(h.n), h.from_name or "-", h.ip or "-", h.by_name or h.by_ip or "-", h.with_ or h.via or "-",
-                     h.id or "-", h.date_utc or "-", _fmt_delay(h.delay_s)])
-    rows = [[cell if len(cell) <= width else cell[: width - 1] + "…" for cell in row] for row in rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-    problems = [(h.n, p) for h in journey.hops for p in h.problems]
-    if problems:
-        lines.append("")
-        lines.append("Problems:")
-        lines.extend(f"  hop {n}: {p}" for n, p in problems[:50])
-        if len(problems) > 50:
-            lines.append(f"  ... and {len(problems) - 50} more")
+    lines = _hop_rows(journey.hops, width)
+    lines += _problem_lines(journey.hops)
     s = journey.summary
     lines.append("")
     count = s.get("hops", len(journey.hops))
@@ -371,21 +184,50 @@ def journey_table(journey: Journey, width: int = 40) -> str:
                  + (f" Message problems: {'; '.join(s['message_problems'])}." if s.get("message_problems") else ""))
     returned = s.get("returned_message")
     if returned:
-        status = " ".join(x for x in (returned.get("action"), returned.get("status")) if x)
-        who = (returned.get("final_recipient") or "").split(";")[-1].strip()
-        why = returned.get("diagnostic")
-        what = "a bounce" if (returned.get("action") or "failed").lower() == "failed" else "a delivery report"
-        lines.append(f"This is {what} ({status or 'no delivery status'}{' for ' + who if who else ''})"
-                     + (f": {why}." if why else "."))
-        if returned.get("hops"):
-            last = returned["hops"][-1]
-            lines.append(f"The returned message had crossed {len(returned['hops'])} hop(s), the last one into "
-                         f"{last.get('by_name') or 'an unnamed server'}.")
+        lines += describe_returned(returned)
     a = journey.auth or {}
     lines.append(f"Authentication: {a.get('conclusion', 'not analyzed')}")
     if a.get("results") or a.get("untrusted"):
         lines.append(f"  {a.get('note', '')}")
     return "\n".join(lines)
+
+
+def _hop_rows(hops: list[Hop], width: int) -> list[str]:
+    """The table of hops, one line each under a heading; cells longer than ``width`` are cut with "…"."""
+    rows = [["n", "from", "ip", "by", "with", "id", "date (UTC)", "delay"]]
+    for h in hops:
+        rows.append([str(h.n), h.from_name or "-", h.ip or "-", h.by_name or h.by_ip or "-", h.with_ or h.via or "-",
+                     h.id or "-", h.date_utc or "-", _fmt_delay(h.delay_s)])
+    rows = [[cell if len(cell) <= width else cell[: width - 1] + "…" for cell in row] for row in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+
+
+def _problem_lines(hops: list[Hop]) -> list[str]:
+    """The hops' problems, the first 50 of them; nothing when there are none."""
+    problems = [(h.n, p) for h in hops for p in h.problems]
+    if not problems:
+        return []
+    lines = ["", "Problems:"]
+    lines.extend(f"  hop {n}: {p}" for n, p in problems[:50])
+    if len(problems) > 50:
+        lines.append(f"  ... and {len(problems) - 50} more")
+    return lines
+
+
+def _fmt_delay(seconds: float | None) -> str:
+    """A delay for people: "5 s", "2 min 3 s", "1 h 4 min", "3.5 days"."""
+    if seconds is None:
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    s = abs(seconds)
+    if s < 60:
+        return f"{sign}{s:g} s"
+    if s < 3600:
+        return f"{sign}{int(s // 60)} min {int(s % 60)} s"
+    if s < 86400 * 2:
+        return f"{sign}{int(s // 3600)} h {int(s % 3600 // 60)} min"
+    return f"{sign}{s / 86400:.1f} days"
 
 
 _COMMENT = re.compile(r"\([^()]*\)")

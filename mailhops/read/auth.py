@@ -147,30 +147,70 @@ def analyze_auth(headers: list[tuple[str, str]], by_names_newest_first: list[str
 
     ``by_names_newest_first`` are the ``by`` hosts of the Received headers, newest first (the
     analyzer passes them so they are parsed once); the first DNS name among them is the receiving host.
+    The steps: find the receiving side and where its part of the header block ends, sort the
+    Authentication-Results into trusted and untrusted, read Received-SPF, DKIM and ARC headers, conclude.
     """
-    lower = [(name.lower(), value) for name, value in headers]
-    # a real message carries a handful of these; hundreds mean a loop or an attack, and are not read
+    lower = _bounded(headers)
+    receiving_host, receiving_domain, boundary = _receiving_side(lower, by_names_newest_first)
+    trusted_id, trusted, untrusted, problems = _sort_results(lower, boundary, receiving_domain)
+    spf_headers = _received_spf_headers(lower, boundary)
+    verdicts = _verdicts(trusted, spf_headers)
+    return {
+        "receiving_host": receiving_host,
+        "receiving_domain": receiving_domain,
+        "trusted_authserv_id": trusted_id,
+        **verdicts,
+        "results": trusted,
+        "untrusted": untrusted,
+        "received_spf": spf_headers,
+        "dkim_signatures": _dkim_signatures(lower),
+        "arc_sets": _arc_sets(lower),
+        "conclusion": _conclusion(trusted, verdicts, trusted_id or receiving_host),
+        "note": _note(receiving_domain, untrusted),
+        "problems": problems,
+    }
+
+
+def _bounded(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers with lower-case names, at most :data:`MAX_AUTH_HEADERS` of each authentication kind:
+    a real message carries a handful of these; hundreds mean a loop or an attack, and are not read."""
     seen: dict[str, int] = {}
     kept = []
-    for name, value in lower:
+    for name, value in headers:
+        name = name.lower()
         if name in _AUTH_HEADERS:
             seen[name] = seen.get(name, 0) + 1
             if seen[name] > MAX_AUTH_HEADERS:
                 continue
         kept.append((name, value))
-    lower = kept
+    return kept
+
+
+def _receiving_side(lower: list[tuple[str, str]],
+                    by_names_newest_first: list[str | None] | None) -> tuple[str | None, str | None, int]:
+    """``(receiving host, receiving domain, boundary)``: the host that took the message last, its
+    organizational domain, and the index of the first Received header written outside that domain
+    (where the receiving domain's part of the header block ends)."""
     received_positions = [i for i, (name, _) in enumerate(lower) if name == "received"]
     if by_names_newest_first is None:
         by_names_newest_first = [_by_host(lower[i][1]) for i in received_positions]
     receiving_host = next((h for h in by_names_newest_first if _is_dns_name(h)), None)
     receiving_domain = org_domain(receiving_host)
-    # the receiving domain's part of the header block ends at the first Received written outside it
     boundary = len(lower)
     for pos, host in zip(received_positions, by_names_newest_first, strict=False):
         if _is_dns_name(host) and org_domain(host) != receiving_domain:
             boundary = pos
             break
+    return receiving_host, receiving_domain, boundary
 
+
+def _sort_results(lower: list[tuple[str, str]], boundary: int, receiving_domain: str | None
+                  ) -> tuple[str | None, list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """``(trusted authserv-id, trusted results, untrusted headers, problems)`` of the Authentication-Results.
+
+    Trusted: the topmost results written inside the receiving domain (one authserv-id), or a topmost
+    header without authserv-id. Each untrusted header keeps its results and the reason.
+    """
     trusted_id: str | None = None
     trusted: list[dict[str, Any]] = []
     untrusted: list[dict[str, Any]] = []
@@ -196,27 +236,43 @@ def analyze_auth(headers: list[tuple[str, str]], by_names_newest_first: list[str
             trusted_id = authserv_id
             trusted.extend(results)
         else:
-            if receiving_domain is None:
-                entry["reason"] = "no Received header names the receiving server, so nothing can be trusted"
-            elif not ours:
-                entry["reason"] = f"authserv-id {authserv_id} is not the receiving domain {receiving_domain}"
-            else:
-                entry["reason"] = "not the topmost results of the receiving domain"
+            entry["reason"] = _untrusted_reason(authserv_id, ours, receiving_domain)
             untrusted.append(entry)
+    return trusted_id, trusted, untrusted, problems
 
-    spf_headers = []
+
+def _untrusted_reason(authserv_id: str | None, ours: bool, receiving_domain: str | None) -> str:
+    """Why results written inside the receiving side's part of the header block are not trusted."""
+    if receiving_domain is None:
+        return "no Received header names the receiving server, so nothing can be trusted"
+    if not ours:
+        return f"authserv-id {authserv_id} is not the receiving domain {receiving_domain}"
+    return "not the topmost results of the receiving domain"
+
+
+def _received_spf_headers(lower: list[tuple[str, str]], boundary: int) -> list[dict[str, Any]]:
+    """Every Received-SPF header read; only the topmost one inside the receiving domain is trusted."""
+    spf_headers: list[dict[str, Any]] = []
     for i, (name, value) in enumerate(lower):
         if name == "received-spf":
             item = _received_spf(value)
             item["trusted"] = i < boundary and not any(s["trusted"] for s in spf_headers)
             spf_headers.append(item)
+    return spf_headers
 
+
+def _dkim_signatures(lower: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The signing domain, selector, algorithm and identity of each DKIM-Signature."""
     dkim = []
     for name, value in lower:
         if name == "dkim-signature":
             tags = parse_tag_list(value)
             dkim.append({"d": tags.get("d"), "s": tags.get("s"), "a": tags.get("a"), "i": tags.get("i")})
+    return dkim
 
+
+def _arc_sets(lower: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The ARC sets (RFC 8617) by instance ``i=``: the seal's chain validation and the results it carries."""
     arc: dict[str, dict[str, Any]] = {}
     for name, value in lower:
         if name == "arc-seal":
@@ -227,8 +283,11 @@ def analyze_auth(headers: list[tuple[str, str]], by_names_newest_first: list[str
             if m:
                 aid, results, _ = parse_authentication_results(m.group(2))
                 arc.setdefault(m.group(1), {}).update({"i": m.group(1), "authserv_id": aid, "results": results})
-    arc_sets = [arc[k] for k in sorted(arc, key=lambda k: int(k) if k.isdigit() else 0)]
+    return [arc[k] for k in sorted(arc, key=lambda k: int(k) if k.isdigit() else 0)]
 
+
+def _verdicts(trusted: list[dict[str, Any]], spf_headers: list[dict[str, Any]]) -> dict[str, str | None]:
+    """The first trusted result of SPF, DKIM, DMARC and ARC; SPF from a trusted Received-SPF if need be."""
     verdicts: dict[str, str | None] = {}
     for method in ("spf", "dkim", "dmarc", "arc"):
         verdicts[method] = next((r["result"] for r in trusted if r["method"] == method), None)
@@ -236,31 +295,24 @@ def analyze_auth(headers: list[tuple[str, str]], by_names_newest_first: list[str
         trusted_spf = next((s for s in spf_headers if s["trusted"]), None)
         if trusted_spf:
             verdicts["spf"] = trusted_spf["result"]
+    return verdicts
 
-    if trusted or verdicts["spf"]:
-        who = trusted_id or receiving_host or "the receiving server"
-        said = ", ".join(f"{m.upper()} {v}" for m, v in verdicts.items() if v)
-        dkim_domains = [r["properties"].get("header.d") or r["properties"].get("header.i") for r in trusted
-                        if r["method"] == "dkim" and r["result"] == "pass"]
-        extra = f" (DKIM signed by {', '.join(sorted({d.lstrip('@') for d in dkim_domains if d}))})" if any(dkim_domains) else ""
-        conclusion = f"{who} concluded: {said}{extra}."
-    else:
-        conclusion = "No authentication results from the receiving domain were found."
+
+def _conclusion(trusted: list[dict[str, Any]], verdicts: dict[str, str | None], who: str | None) -> str:
+    """One sentence: who concluded what, and which domains a passing DKIM signature names."""
+    if not (trusted or verdicts["spf"]):
+        return "No authentication results from the receiving domain were found."
+    said = ", ".join(f"{m.upper()} {v}" for m, v in verdicts.items() if v)
+    dkim_domains = [r["properties"].get("header.d") or r["properties"].get("header.i") for r in trusted
+                    if r["method"] == "dkim" and r["result"] == "pass"]
+    extra = f" (DKIM signed by {', '.join(sorted({d.lstrip('@') for d in dkim_domains if d}))})" if any(dkim_domains) else ""
+    return f"{who or 'the receiving server'} concluded: {said}{extra}."
+
+
+def _note(receiving_domain: str | None, untrusted: list[dict[str, Any]]) -> str:
+    """Why only some results are trusted, and how many others are shown as untrusted."""
     note = (f"Only the topmost results written inside the receiving domain ({receiving_domain or 'unknown'}) are "
             "trusted: any server before it could have written the others.")
     if untrusted:
         note += f" {len(untrusted)} other Authentication-Results header(s) are shown as untrusted."
-    return {
-        "receiving_host": receiving_host,
-        "receiving_domain": receiving_domain,
-        "trusted_authserv_id": trusted_id,
-        **verdicts,
-        "results": trusted,
-        "untrusted": untrusted,
-        "received_spf": spf_headers,
-        "dkim_signatures": dkim,
-        "arc_sets": arc_sets,
-        "conclusion": conclusion,
-        "note": note,
-        "problems": problems,
-    }
+    return note

@@ -117,111 +117,159 @@ def parse_date(text: str, _nested: bool = False) -> tuple[datetime | None, list[
     >>> parse_date("tomorrow")
     (None, ["no date found in 'tomorrow'"])
     """
-    problems: list[str] = []
     if not isinstance(text, str):
         return None, ["the date is not text"]
     text = text[:400]  # a date is short; never let a huge value cost time
     outside, inside = _strip_comments(text)
-    outside = _DASHED.sub(r"\1 \2 \3", outside)
-    year = month = day = None
-    hour = minute = None
-    second = 0
-    micro = 0
-    ampm = None
-    offset: int | None = None
-    zone_name: float | None = None
-    weekday = None
-    numbers: list[str] = []
-    time_seen = False
-    for m in _TOKEN.finditer(outside):
+    parts = _DateParts()
+    for m in _TOKEN.finditer(_DASHED.sub(r"\1 \2 \3", outside)):
         kind = m.lastgroup
-        tok = m.group(kind)  # type: ignore[arg-type]
-        if kind == "iso" and year is None:
-            y, mo, d = tok.split("-")
-            year, month, day = int(y), int(mo), int(d)
-        elif kind == "slash" and year is None:
-            a, b, c = (int(x) for x in tok.split("/"))
-            if a > 31:  # yyyy/mm/dd
-                year, month, day = a, b, c
-            else:
-                year = c
-                if a > 12 or b <= 12:  # dd/mm (also when both could be months: qmail-scanner writes dd/mm)
-                    day, month = a, b
-                    if a <= 12 and b <= 12 and a != b:
-                        problems.append("day and month order is ambiguous; read as day/month")
-                else:
-                    month, day = a, b
-        elif kind == "time" and not time_seen:
-            time_seen = True
-            parts = re.split(r"[:.,]", tok.replace(" ", ""))
-            hour, minute = int(parts[0]), int(parts[1])
-            if len(parts) > 2:
-                second = int(parts[2])
-            if len(parts) > 3:
-                micro = int(parts[3][:6].ljust(6, "0"))
-        elif kind == "off":
-            if offset is None and (time_seen or year is not None):
-                offset = _offset_minutes(tok)
-                if offset is None:
-                    problems.append(f"impossible zone offset {tok}")
-        elif kind == "num":
-            if not time_seen or year is None or day is None:
-                numbers.append(tok)
-        elif kind == "word":
-            w = tok.lower()
-            if w[:3] in MONTHS and month is None and (len(w) == 3 or w in ("sept",) or _is_month_name(w)):
-                month = MONTHS[w[:3]]
-            elif w[:3] in WEEKDAYS and weekday is None and (len(w) == 3 or w.endswith("day") or w in ("tues", "thur", "thurs")):
-                weekday = WEEKDAYS[w[:3]]
-            elif w in ("am", "pm") and time_seen:
-                ampm = w
-            elif tok.upper() in ZONE_NAMES and zone_name is None and (time_seen or year is not None):
-                zone_name = ZONE_NAMES[tok.upper()]
-    # day and year from the loose numbers
-    if year is None or day is None:
-        for tok in numbers:
-            v = int(tok)
-            if day is None and len(tok) <= 2 and 1 <= v <= 31:
-                day = v
-            elif year is None and (len(tok) in (2, 4)):
-                year = v
-    if year is not None and year < 100:  # RFC 5322 §4.3: two-digit years
-        year += 2000 if year < 50 else 1900
-        problems.append("two-digit year")
-    elif year is not None and 100 <= year < 1000:
-        year += 1900
-        problems.append("three-digit year")
-    if None in (year, month, day, hour, minute):
+        parts.read(kind, m.group(kind))  # type: ignore[arg-type]
+    parts.settle_day_and_year()
+    if parts.year is None or parts.month is None or parts.day is None or parts.hour is None or parts.minute is None:
         if inside.strip() and ":" in inside and not _nested:  # the whole date in parentheses
             return parse_date(inside, _nested=True)
         return None, [f"no date found in {text.strip()[:80]!r}"]
-    assert hour is not None and minute is not None
-    if ampm:
-        if hour > 12:
-            problems.append(f"AM/PM with hour {hour}")
-        elif ampm == "pm" and hour < 12:
-            hour += 12
-        elif ampm == "am" and hour == 12:
-            hour = 0
-    if second == 60:  # a leap second; datetime cannot hold it
-        second = 59
-    if offset is None and zone_name is None:
-        words = [w.upper() for w in re.findall(r"[A-Za-z]+", inside)]
-        zone_name = next((ZONE_NAMES[w] for w in words if w in ZONE_NAMES), None)
-    if offset is None:
-        if zone_name is None:
-            problems.append("the date has no time zone; UTC assumed")
-            offset = 0
-        else:
-            offset = int(zone_name * 60)
+    parts.apply_am_pm()
+    offset = parts.utc_offset(inside)
     try:
-        when = datetime(year, month, day, hour, minute, second, micro,  # type: ignore[arg-type]
+        when = datetime(parts.year, parts.month, parts.day, parts.hour, parts.minute, parts.second, parts.micro,
                         tzinfo=timezone(timedelta(minutes=offset)) if offset else timezone.utc)
     except ValueError as err:
         return None, [f"impossible date in {text.strip()[:80]!r} ({err})"]
-    if weekday is not None and when.weekday() != weekday:
-        problems.append("the weekday does not match the date")
-    return when, problems
+    if parts.weekday is not None and when.weekday() != parts.weekday:
+        parts.problems.append("the weekday does not match the date")
+    return when, parts.problems
+
+
+class _DateParts:
+    """What the tokens of one date have said so far: the state of :func:`parse_date`'s single pass.
+
+    >>> parts = _DateParts()
+    >>> for kind, tok in [("word", "Mon"), ("num", "2"), ("word", "Mar"), ("num", "2026"), ("time", "09:00:05")]:
+    ...     parts.read(kind, tok)
+    >>> parts.settle_day_and_year()
+    >>> parts.year, parts.month, parts.day, parts.hour, parts.weekday
+    (2026, 3, 2, 9, 0)
+    """
+
+    __slots__ = ("year", "month", "day", "hour", "minute", "second", "micro", "ampm", "offset", "zone_name",
+                 "weekday", "numbers", "time_seen", "problems")
+
+    def __init__(self) -> None:
+        self.year: int | None = None
+        self.month: int | None = None
+        self.day: int | None = None
+        self.hour: int | None = None
+        self.minute: int | None = None
+        self.second = 0
+        self.micro = 0
+        self.ampm: str | None = None
+        self.offset: int | None = None  # minutes east of UTC, from a numeric offset
+        self.zone_name: float | None = None  # hours east of UTC, from a zone name
+        self.weekday: int | None = None
+        self.numbers: list[str] = []  # loose numbers: the day and year, once the pass is over
+        self.time_seen = False
+        self.problems: list[str] = []
+
+    def read(self, kind: str, tok: str) -> None:
+        """One token of :data:`_TOKEN`; the first of each kind wins."""
+        if kind == "iso" and self.year is None:
+            y, mo, d = tok.split("-")
+            self.year, self.month, self.day = int(y), int(mo), int(d)
+        elif kind == "slash" and self.year is None:
+            self._read_slashed(tok)
+        elif kind == "time" and not self.time_seen:
+            self._read_time(tok)
+        elif kind == "off":
+            if self.offset is None and (self.time_seen or self.year is not None):
+                self.offset = _offset_minutes(tok)
+                if self.offset is None:
+                    self.problems.append(f"impossible zone offset {tok}")
+        elif kind == "num":
+            if not self.time_seen or self.year is None or self.day is None:
+                self.numbers.append(tok)
+        elif kind == "word":
+            self._read_word(tok)
+
+    def _read_slashed(self, tok: str) -> None:
+        """``yyyy/mm/dd``, ``dd/mm/yyyy`` or ``mm/dd/yyyy`` (day first when in doubt)."""
+        a, b, c = (int(x) for x in tok.split("/"))
+        if a > 31:  # yyyy/mm/dd
+            self.year, self.month, self.day = a, b, c
+        else:
+            self.year = c
+            if a > 12 or b <= 12:  # dd/mm (also when both could be months: qmail-scanner writes dd/mm)
+                self.day, self.month = a, b
+                if a <= 12 and b <= 12 and a != b:
+                    self.problems.append("day and month order is ambiguous; read as day/month")
+            else:
+                self.month, self.day = a, b
+
+    def _read_time(self, tok: str) -> None:
+        """``h:mm``, ``hh:mm:ss``, with fractional seconds."""
+        self.time_seen = True
+        parts = re.split(r"[:.,]", tok.replace(" ", ""))
+        self.hour, self.minute = int(parts[0]), int(parts[1])
+        if len(parts) > 2:
+            self.second = int(parts[2])
+        if len(parts) > 3:
+            self.micro = int(parts[3][:6].ljust(6, "0"))
+
+    def _read_word(self, tok: str) -> None:
+        """A month, a weekday, AM/PM after the time, or a zone name after the time or date."""
+        w = tok.lower()
+        if w[:3] in MONTHS and self.month is None and (len(w) == 3 or w in ("sept",) or _is_month_name(w)):
+            self.month = MONTHS[w[:3]]
+        elif w[:3] in WEEKDAYS and self.weekday is None and (len(w) == 3 or w.endswith("day") or w in ("tues", "thur", "thurs")):
+            self.weekday = WEEKDAYS[w[:3]]
+        elif w in ("am", "pm") and self.time_seen:
+            self.ampm = w
+        elif tok.upper() in ZONE_NAMES and self.zone_name is None and (self.time_seen or self.year is not None):
+            self.zone_name = ZONE_NAMES[tok.upper()]
+
+    def settle_day_and_year(self) -> None:
+        """The day and year from the loose numbers, then two- and three-digit years widened (RFC 5322 §4.3)."""
+        if self.year is None or self.day is None:
+            for tok in self.numbers:
+                v = int(tok)
+                if self.day is None and len(tok) <= 2 and 1 <= v <= 31:
+                    self.day = v
+                elif self.year is None and (len(tok) in (2, 4)):
+                    self.year = v
+        if self.year is not None and self.year < 100:  # RFC 5322 §4.3: two-digit years
+            self.year += 2000 if self.year < 50 else 1900
+            self.problems.append("two-digit year")
+        elif self.year is not None and 100 <= self.year < 1000:
+            self.year += 1900
+            self.problems.append("three-digit year")
+
+    def apply_am_pm(self) -> None:
+        """A 12-hour time turned into a 24-hour one; a leap second kept as :59 (datetime cannot hold it)."""
+        assert self.hour is not None
+        if self.ampm:
+            if self.hour > 12:
+                self.problems.append(f"AM/PM with hour {self.hour}")
+            elif self.ampm == "pm" and self.hour < 12:
+                self.hour += 12
+            elif self.ampm == "am" and self.hour == 12:
+                self.hour = 0
+        if self.second == 60:
+            self.second = 59
+
+    def utc_offset(self, inside: str) -> int:
+        """Minutes east of UTC: the numeric offset, else a zone name outside or ``inside`` comments, else
+        UTC (and a problem)."""
+        if self.offset is not None:
+            return self.offset
+        zone_name = self.zone_name
+        if zone_name is None:
+            words = [w.upper() for w in re.findall(r"[A-Za-z]+", inside)]
+            zone_name = next((ZONE_NAMES[w] for w in words if w in ZONE_NAMES), None)
+        if zone_name is None:
+            self.problems.append("the date has no time zone; UTC assumed")
+            return 0
+        return int(zone_name * 60)
 
 
 def _is_month_name(word: str) -> bool:
