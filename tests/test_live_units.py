@@ -14,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailhops.dns import TopologyDNS
-from mailhops.live.runner import _Conn, _pipelined, _RecordingSMTP, _reply, order_mx
+from mailhops.live.connections import Connection
+from mailhops.live.sending import order_mx, pipelined, smtp_reply
+from mailhops.live.smtp import RecordingSMTP
 from mailhops.mta.roles import Reply
 from mailhops.topology import Topology
 
@@ -43,7 +45,7 @@ def test_order_mx_agrees_with_the_simulated_dns(records: list[tuple[int, str]], 
 def test_replies_read_back_as_written(code: int, status: str, text: str) -> None:
     reply = Reply(code, status, text)
     wire = str(reply).split(" ", 1)[1]  # what smtplib hands back after the code
-    assert str(_reply(code, wire.encode())) == str(reply)
+    assert str(smtp_reply(code, wire.encode())) == str(reply)
 
 
 _ATEXT = "abcXYZ0189!#$%&'*+/=?^_`{|}~-"
@@ -54,24 +56,24 @@ _params = st.sampled_from(["", " SIZE=1234", " BODY=8BITMIME", " SIZE=1 BODY=7BI
 
 
 _LOOP = asyncio.new_event_loop()
-_SERVER = _RecordingSMTP(object(), hostname="mx.example.net", loop=_LOOP)  # parsing needs no running loop
+_SERVER = RecordingSMTP(object(), hostname="mx.example.net", loop=_LOOP)  # parsing needs no running loop
 
 
 @given(local=_local, domain=_domain, params=_params, null=st.booleans())
 @settings(max_examples=150)
 def test_fast_path_parsing_agrees_with_aiosmtpd(local: str, domain: str, params: str, null: bool) -> None:
     arg = ("<>" if null else f"<{local}@{domain}>") + params
-    assert _SERVER._getaddr(arg) == super(_RecordingSMTP, _SERVER)._getaddr(arg)
+    assert _SERVER._getaddr(arg) == super(RecordingSMTP, _SERVER)._getaddr(arg)
 
 
 def test_unusual_paths_go_to_aiosmtpds_parser() -> None:
     for arg in ['<"quoted name"@example.net>', "<a@b..c>", "bare@example.net", "<@relay.example:a@b.c>", "<a@[192.0.2.1]>"]:
-        assert _SERVER._getaddr(arg) == super(_RecordingSMTP, _SERVER)._getaddr(arg)
+        assert _SERVER._getaddr(arg) == super(RecordingSMTP, _SERVER)._getaddr(arg)
 
 
 @given(secret=st.from_regex(r"[A-Za-z0-9+/]{4,60}={0,2}", fullmatch=True))
 def test_transcripts_never_show_credentials(secret: str) -> None:
-    conn = _Conn(live=None)  # type: ignore[arg-type]
+    conn = Connection(journal=None, peers=None)  # type: ignore[arg-type]
     conn.client_line(f"AUTH PLAIN {secret}\r\n".encode())
     conn.server_line("334 VXNlcm5hbWU6")
     conn.client_line(f"{secret}\r\n".encode())
@@ -94,8 +96,8 @@ class _Writer:
 
 
 def test_a_multi_line_reply_is_written_once_and_recorded_line_by_line() -> None:
-    server = _RecordingSMTP(object(), hostname="mx.example.net", loop=_LOOP)
-    server._mh = _Conn(live=None)  # type: ignore[arg-type, attr-defined]
+    server = RecordingSMTP(object(), hostname="mx.example.net", loop=_LOOP)
+    server._mh = Connection(journal=None, peers=None)  # type: ignore[arg-type, attr-defined]
     server._writer = _Writer()  # type: ignore[assignment]
     server.session = type("S", (), {"peer": ("127.0.0.1", 40000)})()  # type: ignore[assignment]
 
@@ -143,7 +145,7 @@ def test_a_relay_pipelines_mail_rcpt_and_data_when_the_server_offers_it() -> Non
     with smtplib.SMTP("127.0.0.1", port, timeout=5) as conn:
         conn.ehlo("relay.example")
         assert conn.has_extn("pipelining")
-        code, text = _pipelined(conn, "a@example.org", ["SIZE=30"], "b@example.net", b"Subject: x\r\n\r\n.hidden\r\nend")
+        code, text = pipelined(conn, "a@example.org", ["SIZE=30"], "b@example.net", b"Subject: x\r\n\r\n.hidden\r\nend")
         assert (code, text) == (250, b"2.0.0 queued")
     thread.join(5)
     assert seen[0] == b"MAIL FROM:<a@example.org> SIZE=30\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"  # one write, three commands
@@ -154,7 +156,7 @@ def test_a_refused_recipient_in_a_pipelined_group_is_the_answer_and_no_message_i
     port, seen, thread = _fake_server([b"250 2.1.0 Ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n"])
     with smtplib.SMTP("127.0.0.1", port, timeout=5) as conn:
         conn.ehlo("relay.example")
-        assert _pipelined(conn, "a@example.org", [], "nobody@example.net", b"Subject: x\r\n\r\nhi\r\n") == (
+        assert pipelined(conn, "a@example.org", [], "nobody@example.net", b"Subject: x\r\n\r\nhi\r\n") == (
             550, b"5.1.1 no such user")
     thread.join(5)
     assert len(seen) == 1 and seen[0].endswith(b"DATA\r\n")
@@ -165,13 +167,13 @@ def test_the_recording_servers_have_aiosmtpds_own_command_and_auth_tables() -> N
     from aiosmtpd.lmtp import LMTP
     from aiosmtpd.smtp import SMTP
 
-    from mailhops.live.runner import _RecordingLMTP
+    from mailhops.live.smtp import RecordingLMTP
 
     class Handler:
         async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
             return "250 OK"
 
-    for ours, stock in ((_RecordingSMTP, SMTP), (_RecordingLMTP, LMTP)):
+    for ours, stock in ((RecordingSMTP, SMTP), (RecordingLMTP, LMTP)):
         a = ours(Handler(), hostname="x.example", loop=_LOOP, authenticator=lambda *args: None)
         b = stock(Handler(), hostname="x.example", loop=_LOOP, authenticator=lambda *args: None)
         assert set(a._smtp_methods) == set(b._smtp_methods) and len(a._smtp_methods) > 10
@@ -182,9 +184,9 @@ def test_the_recording_servers_have_aiosmtpds_own_command_and_auth_tables() -> N
 def test_the_handler_offers_aiosmtpd_every_hook() -> None:
     from aiosmtpd.smtp import SMTP
 
-    from mailhops.live.runner import _Handler
+    from mailhops.live.smtp import Handler
 
-    handler = _Handler(live=None, node=None)  # type: ignore[arg-type]
+    handler = Handler(mail=None, aresolver=None)  # type: ignore[arg-type]
     hooks = set(SMTP(handler, hostname="x.example", loop=_LOOP)._handle_hooks)
-    assert hooks == {name.removeprefix("handle_") for name in vars(_Handler) if name.startswith("handle_")}
+    assert hooks == {name.removeprefix("handle_") for name in vars(Handler) if name.startswith("handle_")}
     assert {"EHLO", "MAIL", "RCPT", "DATA", "RSET", "exception"} <= hooks

@@ -20,6 +20,7 @@ from __future__ import annotations
 import socket
 import threading
 
+import dns.asyncresolver
 import dns.exception
 import dns.flags
 import dns.message
@@ -94,6 +95,15 @@ class LoopbackDNS:
         res.port = self.port
         res.timeout = timeout
         res.lifetime = timeout
+        res.cache = dns.resolver.Cache()
+        return res
+
+    def async_resolver(self, *, timeout: float = 2.0) -> dns.asyncresolver.Resolver:
+        """The same stub resolver for asyncio code (the servers' event loops ask it for their clients' reverse names)."""
+        res = dns.asyncresolver.Resolver(configure=False)
+        res.nameservers = [LOOPBACK]
+        res.port = self.port
+        res.timeout = res.lifetime = timeout
         res.cache = dns.resolver.Cache()
         return res
 

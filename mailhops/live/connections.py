@@ -1,0 +1,132 @@
+"""What a receiving server knows about one connection, and which loopback ports are the topology's own clients.
+
+A :class:`Connection` keeps the transcript of one inbound session (SMTP, LMTP or the webmail's HTTP) —
+credentials masked, the message itself summed up in one line — plus the client it came from and the
+journeys it carries. :class:`Peers` is how the two ends of a hop find each other on loopback: a sending
+side registers its source port before it speaks, so the receiving server knows which server of the
+topology is calling and for which journey; the receiving side registers its connection under that port,
+so a sender that keeps its session open (the connection cache) can close the transaction it just ended.
+
+>>> conn = Connection(journal=None, peers=None)
+>>> conn.client_line(b"AUTH PLAIN AGFsaWNlAG1haWxob3Bz\\r\\n")
+>>> conn.server_line("235 2.7.0 Authentication successful")
+>>> [(line.side, line.text) for line in conn.lines]
+[('C', 'AUTH PLAIN ********'), ('S', '235 2.7.0 Authentication successful')]
+"""
+
+from __future__ import annotations
+
+from ..journey import SmtpLine
+from ..topology import Server
+from .journal import Journal
+
+
+class Connection:
+    """What a receiving server knows about one connection: its transcript, client, and journeys."""
+
+    def __init__(self, journal: Journal, peers: Peers) -> None:
+        self.journal = journal
+        self.peers = peers
+        self.lines: list[SmtpLine] = []
+        self.tx_closed = False
+        self.in_data = False
+        self.data_bytes = 0
+        self.secret_next = False
+        self.keys: set[int] = set()
+        self.identified = False
+        self.client: Server | None = None
+        self.key: int | None = None
+        self.rdns: str | None = None
+        self.rdns_done = False
+        self.tls_version: str | None = None
+        self.peer_port: int | None = None
+        self.held: list[bytes] = []  # continuation lines of a multi-line reply, sent with its last line
+
+    @property
+    def tls_name(self) -> str:
+        """The TLS version the session negotiated, as a Received line names it (``TLS`` when unknown)."""
+        return self.tls_version or "TLS"
+
+    def server_line(self, text: str) -> None:
+        for part in text.split("\r\n"):
+            self.lines.append(SmtpLine("S", part))
+        if text.startswith("354"):
+            self.in_data, self.data_bytes = True, 0
+        self.secret_next = text.startswith("334")
+
+    def client_line(self, raw: bytes) -> None:
+        if self.in_data:
+            if raw == b".\r\n":
+                self.in_data = False
+                self.lines.append(SmtpLine("C", f"({self.data_bytes} bytes of message: headers, blank line, body)"))
+                self.lines.append(SmtpLine("C", "."))
+            else:
+                self.data_bytes += len(raw)
+            return
+        text = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+        if self.secret_next:
+            self.secret_next = False
+            text = "********"
+        elif text[:5].upper() == "AUTH ":
+            words = text.split()
+            text = " ".join(words[:2] + (["********"] if len(words) > 2 else []))
+        if self.tx_closed and text[:4].upper() == "MAIL":
+            self.lines, self.tx_closed = [], False
+        self.lines.append(SmtpLine("C", text))
+
+    def bind(self, key: int) -> None:
+        if key not in self.keys:
+            self.keys.add(key)
+            self.journal.opened(key)
+
+    def end_transaction(self) -> None:
+        """Our own client finished a transaction on this connection (it keeps it open for the next message)."""
+        keys, self.keys = self.keys, set()
+        self.lines, self.tx_closed = [], False
+        for key in keys:
+            self.journal.closed(key)
+
+    def close(self) -> None:
+        if self.peer_port is not None:
+            self.peers.forget(self.peer_port)
+        keys, self.keys = self.keys, set()
+        for key in keys:
+            self.journal.closed(key)
+
+
+class Peers:
+    """Source port -> (sending server, journey) for the topology's own clients, and the receiving end of each.
+
+    >>> from mailhops.topology import Server
+    >>> peers = Peers()
+    >>> peers.sending(40000, Server("smtp.example.org", "submission", "192.0.2.1"), 7)
+    >>> peers.sender(40000)[1], peers.sender(40001)
+    (7, None)
+    """
+
+    def __init__(self) -> None:
+        self._outgoing: dict[int, tuple[Server, int]] = {}
+        self._inbound: dict[int, Connection] = {}
+
+    def sending(self, port: int, client: Server, key: int) -> None:
+        """``client`` is about to speak from ``port``, carrying journey ``key``."""
+        self._outgoing[port] = (client, key)
+
+    def sent(self, port: int) -> None:
+        self._outgoing.pop(port, None)
+
+    def sender(self, port: int) -> tuple[Server, int] | None:
+        return self._outgoing.get(port)
+
+    def receiving(self, port: int, conn: Connection) -> None:
+        """``conn`` is the receiving end of the session our own client opened from ``port``."""
+        self._inbound[port] = conn
+
+    def forget(self, port: int) -> None:
+        self._inbound.pop(port, None)
+
+    def end_transaction(self, port: int) -> None:
+        """The client on ``port`` finished a transaction: the receiving end lets go of its journeys."""
+        conn = self._inbound.get(port)
+        if conn is not None:
+            conn.end_transaction()
