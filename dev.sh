@@ -3,6 +3,7 @@
 #
 #   ./dev.sh lab    set up .venv and open the lessons in JupyterLab on 127.0.0.1
 #   ./dev.sh test   set up .venv (with the test extras) and run the whole test suite
+#   ./dev.sh site   build the lessons as an offline JupyterLite site in _site/ (--serve: then serve it)
 #
 # Both create an isolated virtual environment in .venv (git-ignored), install mailhops into it
 # in editable mode, and install the Debian packages the lessons need when they are missing
@@ -26,6 +27,8 @@ usage() {
     cat >&2 <<'EOF'
 usage: ./dev.sh lab     install, then open notebooks/00-start-here.ipynb in JupyterLab on 127.0.0.1
        ./dev.sh test    install, then run the whole test suite (extra arguments go to pytest)
+       ./dev.sh site [OUT] [--serve]   build the lessons as a static site that runs in the browser
+                        (default _site/); --serve then serves it on 127.0.0.1
 EOF
     exit 2
 }
@@ -62,6 +65,8 @@ apt_install_missing() {  # apt_install_missing MODE
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
     # Separately: a Debian without a chromium package (Ubuntu ships it as a snap) still gets the rest.
     if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+    # npm fetches Pyodide and the WebAssembly Graphviz from the npm registry (the site, and diagrams without dot).
+    if ! command -v npm >/dev/null; then apt_install npm; fi
     return 0
 }
 
@@ -131,6 +136,7 @@ cmd_lab() {
         setup_venv ""
     fi
     lab_settings
+    vendor_graphviz
     # The address JupyterLab prints and opens is the start lesson itself, not the Launcher.
     local args=(--ip 127.0.0.1 --ServerApp.root_dir="$ROOT"
                 --LabApp.default_url=/lab/tree/notebooks/00-start-here.ipynb)
@@ -144,6 +150,7 @@ cmd_test() {
     apt_install_missing test
     setup_venv "[test]"
     get_corpus
+    vendor_graphviz
     local rc=0
     # pytest's configuration (pyproject.toml) collects the doctests in mailhops/, tests/ and,
     # with nbmake, every notebook in notebooks/.
@@ -155,8 +162,25 @@ cmd_test() {
     return "$rc"
 }
 
+cmd_site() {
+    check_python
+    apt_install_missing site
+    if [ -f "$VENV/.mailhops-installed" ] && grep -q '\[test\]' "$VENV/.mailhops-installed"; then
+        setup_venv "[test]"  # the test extras include the site's tools
+    else
+        setup_venv "[site]"
+    fi
+    exec "$VENV/bin/python" docs/lite/build.py "$@"
+}
+
+vendor_graphviz() {  # the WebAssembly Graphviz, for diagrams where dot cannot run (git-ignored, from npm)
+    "$VENV/bin/python" docs/lite/build.py --vendor-graphviz \
+        || say "could not fetch the WebAssembly Graphviz from npm: without dot, diagrams show their DOT source"
+}
+
 case "${1:-}" in
     lab) shift; cmd_lab "$@" ;;
     test) shift; cmd_test "$@" ;;
+    site) shift; cmd_site "$@" ;;
     *) usage ;;
 esac

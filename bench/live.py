@@ -28,6 +28,10 @@ message is counted once it is stored in the Maildir (the mailbox server's outcom
   by thread (``cpu_ms_per_msg_in_process_*``: ``client`` the sending threads, ``loop_<server>`` each
   server's event loop, ``queue_<server>`` its relay workers; POSIX per-thread clocks).
 
+- ``soak_rss_mb_before`` / ``soak_rss_mb_after`` / ``soak_rss_growth_mb`` (target growth < 20 MB) and
+  ``soak_msgs_per_s``: ``--soak`` messages (default 5,000) through the same chain from the client processes,
+  with the resident memory of this process (the servers) read from ``/proc`` before and after.
+
 ``machine_speed_sim_journeys_per_s_before`` / ``_after`` time the simulator (pure CPU, no network) just before
 and after: this virtual machine's speed drifts by a quarter or more within minutes, and these two numbers
 show which phase a run fell into.
@@ -90,16 +94,27 @@ def _thread_cpu() -> dict[str, float]:
     return out
 
 
-def _one_session(port: int, numbers: list[int]) -> None:
+def _rss_mb() -> float:
+    """The resident memory of this process now, in MB (``/proc/self/statm``; the peak where there is no /proc)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+def _one_session(where: tuple[str, int], numbers: list[int]) -> None:
     """One SMTP session: STARTTLS, AUTH, then every message in ``numbers``."""
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as session:
+    with smtplib.SMTP(where[0], where[1], timeout=30) as session:
         session.starttls()
         session.login(LOGIN, PASSWORD)
         for i in numbers:
             session.sendmail(SENDER, [RECIPIENT], MESSAGE % (i, i))
 
 
-def _client_process(job: tuple[int, list[int], int, bool]) -> float:
+def _client_process(job: tuple[tuple[str, int], list[int], int, bool]) -> float:
     """A separate client process: ``threads`` sessions in parallel; returns the CPU seconds it used."""
     port, numbers, threads, session_each = job
     cpu = time.process_time()
@@ -130,6 +145,7 @@ def main() -> int:
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--sessions", type=int, default=16, help="SMTP sessions in parallel, over all client processes")
     parser.add_argument("--latency-runs", type=int, default=100)
+    parser.add_argument("--soak", type=int, default=5000, help="messages of the memory soak (0: no soak)")
     args = parser.parse_args()
     sc = scenarios.get("three-hops")
     stored: dict[str, float] = {}
@@ -154,7 +170,7 @@ def main() -> int:
     print(f"machine_speed_sim_journeys_per_s_before: {_machine_speed():.0f}")
     procs_n, per_proc = args.client_procs, max(1, args.sessions // args.client_procs)
     with LiveTopology(sc.build(), on_event=on_event, workers=4) as live:
-        port = live.ports["smtp.example.org"]
+        port = live.address_of("smtp.example.org")
         for _ in range(20):  # warm-up: imports, caches, the first TLS handshakes
             live.send(sc.sender, sc.recipient)
 
@@ -168,15 +184,16 @@ def main() -> int:
         print(f"latency_ms_median: {statistics.median(latencies) * 1000:.1f}")
         print(f"latency_ms_p90: {latencies[int(len(latencies) * 0.9)] * 1000:.1f}")
 
-        def load(base: int, session_each: bool) -> tuple[float, float, float]:
-            """Send --messages from the client processes; (msgs/s, server CPU s, client CPU s)."""
+        def load(base: int, session_each: bool, count: int | None = None) -> tuple[float, float, float]:
+            """Send --messages (or ``count``) from the client processes; (msgs/s, server CPU s, client CPU s)."""
+            count = count or args.messages
             stored.clear()
-            jobs = [(port, list(range(base + k, base + args.messages, procs_n)), per_proc, session_each)
+            jobs = [(port, list(range(base + k, base + count, procs_n)), per_proc, session_each)
                     for k in range(procs_n)]
             start, cpu = time.perf_counter(), time.process_time()
             client_cpu = sum(procs.map(_client_process, jobs))
-            wait_for(args.messages)
-            rate = args.messages / (max(stored.values()) - start)
+            wait_for(count)
+            rate = count / (max(stored.values()) - start)
             return rate, time.process_time() - cpu, client_cpu
 
         with multiprocessing.get_context("spawn").Pool(procs_n) as procs:
@@ -191,6 +208,20 @@ def main() -> int:
             print(f"cpu_ms_per_msg_session_each_clients: {client_cpu / args.messages * 1000:.1f}")
             print(f"cpu_ms_per_msg_session_each_total: {per_msg * 1000:.1f}")
             print(f"cpu_ceiling_msgs_per_s_session_each: {cpus / per_msg:.0f}")
+            if args.soak:
+                import gc
+
+                gc.collect()
+                before = _rss_mb()
+                rate, _, _ = load(4 * 10**6, session_each=False, count=args.soak)
+                gc.collect()
+                after = _rss_mb()
+                print(f"soak_messages: {args.soak}")
+                print(f"soak_msgs_per_s: {rate:.1f}")
+                print(f"soak_rss_mb_before: {before:.1f}")
+                print(f"soak_rss_mb_after: {after:.1f}")
+                print(f"soak_rss_growth_mb: {after - before:.1f}")
+                print(f"soak_journeys_kept: {len(live.journal)}")
 
         client_cpu_in: list[float] = []
 

@@ -9,3 +9,6 @@ python -m mailhops export three-hops -o docs/three-hops-dark.svg --theme dark
 python -m mailhops export forwarding-loop -o docs/forwarding-loop-light.svg
 python -m mailhops export forwarding-loop -o docs/forwarding-loop-dark.svg --theme dark
 python -m mailhops export mx-fallback --topology -o docs/mx-fallback-topology-print.svg --theme print
+python -m mailhops export three-hops --slide -o docs/three-hops-slide.png --dpi 72
+python -m mailhops export forwarding-loop --slide -o docs/forwarding-loop-slide.png --dpi 72
+python -m mailhops export three-hops --view headers --slide -o docs/three-hops-headers-view.png --dpi 72

@@ -233,6 +233,42 @@ class Journey:
 
         return sorted([*self.hops, *self.attempts], key=key)
 
+    def describe(self) -> str:
+        """The route in words: the text alternative of every drawing of this journey (the SVG ``<desc>``).
+
+        >>> j = Journey(hops=[Hop(1, from_name="a.example", by_name="b.example", with_="ESMTPS")],
+        ...             outcome=Outcome("delivered", "2.0.0", "ok"), scenario="demo")
+        >>> j.describe()
+        'demo: delivered (2.0.0). Hop 1: a.example → b.example, ESMTPS.'
+        """
+        head = self.scenario or ("A message read from its Received headers" if self.source != "simulated"
+                                 else "A message")
+        if self.outcome is not None:
+            head += f": {self.outcome.kind}" + (f" ({self.outcome.status})" if self.outcome.status else "")
+        if self.envelope_from is not None or self.envelope_to:
+            head += f", from <{self.envelope_from or ''}> to <{self.envelope_to or '?'}>"
+        parts = [head + "."]
+        timeline = self.timeline()
+        counts: dict[int, int] = {}
+        for hop in timeline:
+            counts[hop.n] = counts.get(hop.n, 0) + 1
+        seen: dict[int, int] = {}
+        for hop in timeline:
+            seen[hop.n] = seen.get(hop.n, 0) + 1
+            number = f"{hop.n}{'abcdefghijklmnopqrstuvwxyz'[seen[hop.n] - 1]}" if counts[hop.n] > 1 else str(hop.n)
+            src = hop.from_server or hop.from_name or hop.helo or (f"[{hop.ip}]" if hop.ip else None)
+            dst = hop.by_server or hop.by_name or "an unknown host"
+            if hop.status != "accepted":
+                parts.append(f"Attempt {number}: {src} → {dst} {hop.status}" + (f" ({hop.decision})" if hop.decision
+                                                                                 else "") + ".")
+            elif src is None:
+                parts.append(f"Hop {number}: written on {dst}.")
+            else:
+                parts.append(f"Hop {number}: {src} → {dst}" + (f", {hop.with_}" if hop.with_ else "") + ".")
+        if self.bounce is not None:
+            parts.append("Then the bounce, sent with the null sender <>: " + self.bounce.describe().split(". ", 1)[-1])
+        return " ".join(parts)
+
     def final_message(self) -> EmailMessage | None:
         """The message as it finally sits (in a mailbox, or at the last server), parsed by :mod:`email`."""
         if self.message is None:

@@ -24,6 +24,7 @@ from .journey import Hop, Journey, Lookup, Outcome, SmtpLine
 from .mta import headers as hdr
 from .mta import roles as srv
 from .mta.roles import Envelope, Reply, Session
+from .mta.smtp import parse_reply, status_of
 from .topology import Server, Topology, check_address, domain_of
 
 #: Where every simulated clock starts (plus a seeded offset of up to an hour).
@@ -65,6 +66,8 @@ class _Walk:
         self.clock = clock
         self.is_bounce = bounce
         self.n = 0
+        self.refused_at: str | None = None
+        self.greylists: dict[str, srv.policy.Greylist] = {}  # each receiving server's greylist (mailhops.mta.policy)
 
     # -- one hand-off -------------------------------------------------------------------------
     def _tick(self, server: Server) -> None:
@@ -90,6 +93,14 @@ class _Walk:
             hop.smtp = [SmtpLine("C", f"(connect to {server.name}[{server.ip}]:{port}: Connection refused)")]
             self.j.attempts.append(hop)
             return "unreachable", None
+        if srv.outbound_blocked(client, server):  # the ISP drops packets to port 25: nobody ever answers
+            self.clock += timedelta(seconds=30)  # Postfix's smtp_connect_timeout; mail programs wait as long or longer
+            hop.status, hop.date, hop.ip, hop.from_name = "unreachable", self.clock, ip, client.name
+            hop.decision = (f"connect to {server.name}[{server.ip}]:{port}: Connection timed out "
+                            f"(the network of {client.name} blocks outgoing port {port})")
+            hop.smtp = [SmtpLine("C", f"(connect to {server.name}[{server.ip}]:{port}: Connection timed out)")]
+            self.j.attempts.append(hop)
+            return "unreachable", None
         rdns = self.dns.ptr(ip) if not http else client.reverse_name
         helo = client.helo_name
         session = Session(client_ip=ip, helo=helo, rdns=rdns, client=client, tls=tls,
@@ -111,15 +122,19 @@ class _Walk:
             lines += [SmtpLine("C", f"MAIL FROM:<{env.mail_from}> SIZE={len(message)}"), SmtpLine("S", "250 2.1.0 Ok")]
             lines.append(SmtpLine("C", f"RCPT TO:<{env.rcpt}>"))
         if not http:
-            reply = srv.rcpt_reply(self.t, server, session, env.rcpt)
+            reply = srv.rcpt_reply(self.t, server, session, env.rcpt, mail_from=env.mail_from)
+            self.refused_at = "RCPT TO"
             lines.append(SmtpLine("S", str(reply)))
             if reply.ok:
                 lines += [SmtpLine("C", "DATA"), SmtpLine("S", "354 End data with <CR><LF>.<CR><LF>")]
                 lines.append(SmtpLine("C", f"({len(message)} bytes of message: headers, blank line, body)"))
                 lines.append(SmtpLine("C", "."))
-                refused = srv.data_reply(self.t, server, session, env, message)
+                refused = srv.data_reply(self.t, server, session, env, message,
+                                         greylist=self.greylists.setdefault(server.name, srv.policy.Greylist()),
+                                         when=self.clock)
                 if refused is not None:
                     reply = refused
+                    self.refused_at = "end of DATA"
                     lines.append(SmtpLine("S", str(reply)))
             if not reply.ok:
                 lines += [SmtpLine("C", "QUIT"), SmtpLine("S", "221 2.0.0 Bye")]
@@ -147,7 +162,8 @@ class _Walk:
         hop.from_name = srv.from_name_of(hop.mta, helo, rdns)
         hop.with_ = srv.with_word(server, session)
         hop.id = qid
-        hop.for_ = None if server.mta == "exchange" and not lmtp else (env.rcpt if not http else None)
+        # Exchange and qmail-smtpd write no FOR clause
+        hop.for_ = None if server.mta in ("exchange", "qmail") and not lmtp else (env.rcpt if not http else None)
         hop.date = self.clock.astimezone(srv.tz_of(server)).replace(microsecond=0)
         hop.tls = "TLSv1.3" if tls else None
         hop.auth = session.auth_user
@@ -196,20 +212,35 @@ class _Walk:
                     return Outcome("deferred", "4.4.3", f"None of the MX hosts of {rt.domain} is a server in this topology.",
                                    server=cur.name)
             moved = False
-            for nxt in candidates:
-                kind, result = self.transfer(cur, nxt, state.envelope, state.message)
-                if kind == "unreachable":
-                    continue
-                if kind == "refused":
-                    reply: Reply = result  # type: ignore[assignment]
-                    if not reply.permanent:
+            temporary: Reply | None = None  # the last 4xx reply: the server answered, but "not now"
+            client = cur.role in ("client", "webmail")
+            for attempt in range(2):  # after a 4xx, one retry once the backoff has passed (see _retry)
+                if attempt and (moved or temporary is None or client):
+                    break
+                if attempt:
+                    self._retry(cur, temporary)  # type: ignore[arg-type]
+                for nxt in candidates:
+                    kind, result = self.transfer(cur, nxt, state.envelope, state.message)
+                    if kind == "unreachable":
                         continue
-                    kind = "looped" if srv.is_loop(reply) else "rejected"
-                    return self._bounce(cur, state, reply, kind=kind, remote=nxt.name)
-                state = _State(nxt, state.envelope, result)  # type: ignore[arg-type]
-                self.last = state
-                moved = True
-                break
+                    if kind == "refused":
+                        reply: Reply = result  # type: ignore[assignment]
+                        if not reply.permanent:
+                            temporary = reply
+                            continue
+                        if client:
+                            return _client_outcome(cur, nxt, reply)
+                        kind = "looped" if srv.is_loop(reply) else "rejected"
+                        return self._bounce(cur, state, reply, kind=kind, remote=nxt.name)
+                    state = _State(nxt, state.envelope, result)  # type: ignore[arg-type]
+                    self._loopback(state)
+                    self.last = state
+                    moved = True
+                    break
+            if not moved and client:
+                return _client_outcome(cur, candidates[-1], temporary)
+            if not moved and temporary is not None:
+                return self._still_deferred(cur, candidates, temporary)
             if not moved:
                 names = ", ".join(s.name for s in candidates)
                 return Outcome("deferred", "4.4.1",
@@ -218,6 +249,34 @@ class _Walk:
             outcome = self._after_accept(state)
             if outcome is not None:
                 return outcome
+
+    def _loopback(self, state: _State) -> None:
+        """The content filter's loopback hops on the server that just accepted the message (amavisd-new's two,
+        ClamSMTP's re-injection: :func:`mailhops.mta.roles.filter_hops`)."""
+        for step in srv.filter_hops(state.server, state.envelope, state.message, self.clock, self.rng, self.n + 1):
+            previous = self.j.hops[-1].date
+            step.hop.delay_s = (step.hop.date - previous).total_seconds() if previous and step.hop.date else None
+            self.j.hops.append(step.hop)
+            self.n = step.hop.n
+            self.clock = step.when
+            state.message = step.message
+
+    def _retry(self, cur: Server, reply: Reply) -> None:
+        """Wait, as ``cur``'s queue does after a temporary refusal, until the next try (Postfix: the message's age,
+        at least ``minimal_backoff_time``, 300 s)."""
+        arrival = next((h.date for h in reversed(self.j.hops) if h.by_server == cur.name and h.date), self.clock)
+        wait = srv.retry_delay(cur, (self.clock - arrival).total_seconds())
+        self.j.notes.append(f"{cur.name} got '{reply}': a temporary refusal (4xx), so it keeps the message in its queue "
+                            f"and tries again {wait:g} s later.")
+        self.clock += timedelta(seconds=wait)
+
+    def _still_deferred(self, cur: Server, candidates: list[Server], reply: Reply) -> Outcome:
+        names = ", ".join(s.name for s in candidates)
+        return Outcome("deferred", reply.status or "4.0.0",
+                       f"{names} answered '{reply}' again on the retry; the message stays in the queue of {cur.name}, "
+                       "which keeps trying at growing intervals (Postfix: the message's age, from 5 minutes up to 66) "
+                       "until it is 5 days old (maximal_queue_lifetime), then bounces. Meanwhile a delay warning "
+                       "(Action: delayed) can tell the sender.", reply=str(reply), server=cur.name)
 
     def _after_accept(self, state: _State) -> Outcome | None:
         server = state.server
@@ -233,6 +292,9 @@ class _Walk:
             assert res.reply is not None
             return self._bounce(server, state, res.reply, kind=res.kind)
         state.envelope = res.envelope
+        if res.message is not None:  # local delivery's Delivered-To line on an alias or .forward copy
+            state.message = res.message
+            hop.added_headers = [*res.added, *hop.added_headers]
         return None
 
     def _deliver(self, server: Server, state: _State) -> Outcome:
@@ -254,7 +316,7 @@ class _Walk:
     def _bounce(self, reporter: Server, state: _State, reply: Reply, *, kind: str, remote: str | None = None) -> Outcome:
         env = state.envelope
         where = f"{remote} refused it" if remote else f"{reporter.name} could not deliver it"
-        outcome = Outcome(kind, reply.status or ("5.0.0" if reply.permanent else "4.0.0"),
+        outcome = Outcome(kind, status_of(reply),
                           f"{where}: {reply}", reply=str(reply), server=remote or reporter.name)
         if self.is_bounce or env.mail_from == "":
             outcome.detail += (" This message was itself a bounce (null sender <>), so it is never bounced again; "
@@ -263,23 +325,83 @@ class _Walk:
         who = "the sender's own server" if remote else reporter.name
         self.j.notes.append(f"{who} ({reporter.name}) writes a bounce (DSN) to <{env.mail_from}> with the null sender <>.")
         self.clock += timedelta(seconds=1)
-        dsn = srv.make_dsn(reporter, env, state.message, reply, self.clock, remote=remote, rng=self.rng)
-        self.j.bounce = _bounce_journey(self.t, reporter, env, dsn, self.rng, self.clock)
+        arrival = next((h for h in reversed(self.j.hops) if h.by_server == reporter.name), None)
+        remote_server = self.t.servers.get(remote) if remote else None
+        when = self.clock.astimezone(srv.tz_of(reporter)).replace(microsecond=0)
+        qid = srv.queue_id(reporter, self.rng, self.clock)
+        dsn = srv.make_dsn(reporter, env, state.message, reply, self.clock, remote=remote, rng=self.rng,
+                           arrival=arrival.date if arrival else None,
+                           remote_ip=remote_server.ip if remote_server else None, command=self.refused_at,
+                           qid=qid, original_qid=arrival.id if arrival else None,
+                           received_from=f"{arrival.rdns or arrival.helo or arrival.from_name} [{arrival.ip}]"
+                           if arrival and arrival.ip else None)
+        self.j.bounce = _bounce_journey(self.t, reporter, env, dsn, self.rng, when, qid)
         return outcome
 
 
-def _bounce_journey(topology: Topology, reporter: Server, env: Envelope, dsn: bytes, rng: random.Random,
-                    clock: datetime) -> Journey:
-    journey = Journey(source="simulated", envelope_from="", envelope_to=env.mail_from, topology=topology)
-    walk = _Walk(topology, rng, journey, clock, bounce=True)
-    when = clock.astimezone(srv.tz_of(reporter)).replace(microsecond=0)
+def _client_outcome(client: Server, server: Server, reply: Reply | None) -> Outcome:
+    """What a mail program (no queue, no bounces of its own) tells its user when the server it called did not take
+    the message: nobody answered, "not now" (4xx), or "no" (5xx). The live mode words it the same way."""
+    if reply is None:
+        return Outcome("deferred", "4.4.1", f"{server.name} did not answer; the mail client keeps the message in its "
+                       "outbox and tries again later.", server=client.name)
+    if not reply.permanent:
+        return Outcome("deferred", reply.status or "4.0.0", f"{server.name} refused it for now: {reply}; the mail client "
+                       "shows this error and keeps the message in its outbox.", reply=str(reply), server=client.name)
+    return Outcome("rejected", reply.status or "5.0.0", f"{server.name} refused it: {reply}; the mail client shows this "
+                   "error to the sender (no bounce).", reply=str(reply), server=server.name)
+
+
+def delay_warning(journey: Journey, *, after: timedelta | None = None) -> bytes:
+    """The delay warning the server holding a deferred message sends its sender: a DSN with ``Action: delayed``
+    (RFC 3464 §2.3.3) while it keeps trying, written ``after`` the message arrived (default: its MTA's
+    ``delay_warning_time``, 4 hours where it is turned on; Postfix's own default, 0h, sends none).
+
+    >>> from mailhops.scenarios import run
+    >>> warning = delay_warning(run("deferred"))
+    >>> [line for line in warning.split(b"\\r\\n") if line.startswith((b"Subject:", b"Action:", b"Status:"))]
+    [b'Subject: Delayed Mail (still being retried)', b'Action: delayed', b'Status: 4.4.1', b'Subject: Lunch on Friday?']
+    """
+    outcome, topology = journey.outcome, journey.topology
+    if outcome is None or outcome.kind != "deferred" or topology is None:
+        raise TopologyError("Only a deferred journey (the message still waits in a queue) has a delay warning.")
+    reporter = topology.servers.get(outcome.server or "")
+    if reporter is None or reporter.role in ("client", "webmail"):
+        raise TopologyError("The message waits in the mail program's outbox: a mail program sends no delay warnings, "
+                            "only a server's queue does.")
+    last = next((a for a in reversed(journey.attempts) if a.from_server == reporter.name), None)
+    arrival = next((h for h in reversed(journey.hops) if h.by_server == reporter.name), None)
+    remote: Server | None = None
+    command = None
+    if last is not None and last.status == "rejected":
+        reply = parse_reply(last.decision.split(" refused: ", 1)[1])
+        remote = topology.servers.get(last.by_server or "")
+        command = "end of DATA" if any(line.side == "C" and line.text == "DATA" for line in last.smtp) else "RCPT TO"
+    else:
+        reply = Reply(450, outcome.status, last.decision if last is not None else outcome.detail)
+    start = arrival.date if arrival is not None and arrival.date is not None else EPOCH
+    wait = after if after is not None else timedelta(seconds=float(srv.policy.wording(reporter, "DELAY_WARNING_TIME")))  # type: ignore[arg-type]
+    when = start + wait
+    rng = random.Random(0)
     qid = srv.queue_id(reporter, rng, when)
-    field = srv.local_injection(reporter, when, qid)
-    if field is not None:  # Postfix's bounce daemon injects the DSN locally; cleanup stamps it
+    envelope = Envelope(journey.envelope_from or "", last.for_ if last is not None and last.for_ else
+                        journey.envelope_to or "")
+    dsn = srv.make_dsn(reporter, envelope, journey.message or b"", reply, when, remote=remote.name if remote else None,
+                       rng=rng, final=False, arrival=start, remote_ip=remote.ip if remote else None, command=command,
+                       qid=qid, original_qid=arrival.id if arrival is not None else None)
+    local = when.astimezone(srv.tz_of(reporter)).replace(microsecond=0)
+    field = srv.local_injection(reporter, local, qid, envelope.mail_from)
+    return hdr.prepend(dsn, [field]) if field is not None else dsn
+
+
+def _bounce_journey(topology: Topology, reporter: Server, env: Envelope, dsn: bytes, rng: random.Random,
+                    when: datetime, qid: str | None) -> Journey:
+    journey = Journey(source="simulated", envelope_from="", envelope_to=env.mail_from, topology=topology)
+    walk = _Walk(topology, rng, journey, when, bounce=True)
+    field = srv.local_injection(reporter, when, qid, env.mail_from)
+    if field is not None:  # the MTA injects its bounce locally and stamps it (Postfix's cleanup, qmail-queue, ...)
         dsn = hdr.prepend(dsn, [field])
-        journey.hops.append(Hop(n=1, by_name=reporter.name, by_ip=reporter.ip, id=qid, date=when, mta="postfix",
-                                envelope_from="", added_headers=[field], by_server=reporter.name,
-                                decision="bounce written and queued locally by the bounce daemon"))
+        journey.hops.append(srv.local_hop(reporter, when, qid, env.mail_from, field))
         walk.n = 1
     journey.outcome = walk.run(reporter, Envelope("", env.mail_from), dsn, injected=True)
     if journey.message is None:

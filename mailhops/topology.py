@@ -43,7 +43,8 @@ ROLES: dict[str, str] = {
     "archive": "archiving gateway: keeps a copy of every message, then passes it on",
     "alias": "alias / list expander: rewrites the envelope recipient",
     "router": "internal router (hub transport): chooses the mailbox server that holds the mailbox",
-    "mailbox": "mailbox server (IMAP / Exchange): final delivery over LMTP into INBOX or Junk",
+    "mailbox": "mailbox server (MDA; IMAP / Exchange): final delivery into INBOX or Junk, over LMTP (Dovecot) or "
+               "Exchange's own Mailbox Transport",
     "forwarder": "forwarding service: re-sends mail for its users to another address",
 }
 
@@ -53,6 +54,9 @@ ROLES: dict[str, str] = {
 MTA_NAMES: tuple[str, ...] = ("postfix", "exim", "sendmail", "qmail", "exchange", "gmail", "dovecot")
 
 SPAM_ACTIONS = ("reject", "bounce", "drop", "junk")
+
+#: The policies a DMARC record can ask for (RFC 7489 §6.3, tag ``p``).
+DMARC_POLICIES = ("none", "quarantine", "reject")
 
 _HOST_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
 _ADDR_RE = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.-]+$")
@@ -102,6 +106,27 @@ class Server:
     ipv6: str | None = None
     helo: str | None = None
     rdns: str | None = None
+    # trust across hops (see mailhops.mta.trust): a forwarder or list rewrites the envelope sender with SRS,
+    # adds an ARC set when it sends the message on; a mailing list (a forwarder with ``mailing_list``) adds
+    # its List-* headers and, with ``list_footer``, a Subject tag and a footer; a receiving MX trusts a valid
+    # ARC chain (``trust_arc``) and refuses mail failing DMARC with p=reject (``dmarc_enforce``).
+    srs: bool = False
+    arc: bool = False
+    mailing_list: bool = False
+    list_footer: bool = True
+    trust_arc: bool = True
+    dmarc_enforce: bool = True
+    # when delivery fails (see mailhops.mta.policy): a receiving server's client restrictions - greylisting
+    # (``greylist_delay``: seconds an unknown sender must wait, None: off), DNS blocklists it asks
+    # (``dnsbl``: zone names), refusing clients without a PTR name (``reject_unknown_client``) or failing SPF
+    # (``reject_spf_fail``); on a sending host: the blocklists that list its address (``listed_in``) and an
+    # ISP that blocks its outgoing port 25 (``port25_blocked``).
+    greylist_delay: float | None = None
+    dnsbl: tuple[str, ...] = ()
+    reject_unknown_client: bool = False
+    reject_spf_fail: bool = False
+    listed_in: tuple[str, ...] = ()
+    port25_blocked: bool = False
 
     @property
     def helo_name(self) -> str:
@@ -138,13 +163,18 @@ class User:
 class Domain:
     """A mail domain. Set ``null_mx`` for RFC 7505's ``0 .``; ``aliases`` maps local addresses to the
     address they expand to; ``spf`` is the domain's SPF record (RFC 7208): ``"auto"`` publishes
-    ``v=spf1 ip4:... -all`` listing the domain's sending servers, ``None`` publishes no SPF record."""
+    ``v=spf1 ip4:... -all`` listing the domain's sending servers, ``None`` publishes no SPF record.
+    ``dkim_selector`` is where its DKIM public key sits (``SELECTOR._domainkey.DOMAIN``; ``None``: the
+    domain neither signs nor publishes a key); ``dmarc`` is the policy of its DMARC record at ``_dmarc``
+    (``none``, ``quarantine`` or ``reject``; ``None``: no DMARC record)."""
 
     name: str
     null_mx: bool = False
     aliases: dict[str, str] = field(default_factory=dict)
     a: str | None = None
     spf: str | None = "auto"
+    dkim_selector: str | None = "mail"
+    dmarc: str | None = "none"
 
     def __repr__(self) -> str:
         return f"Domain({self.name!r})"
@@ -271,6 +301,11 @@ class Topology:
             if src not in self.servers or dst not in self.servers:
                 raise TopologyError(f"The link {src} -> {dst} names a server that is not in the topology.")
         for dom in self.domains.values():
+            if dom.dmarc is not None and dom.dmarc not in DMARC_POLICIES:
+                raise TopologyError(f"Unknown DMARC policy {dom.dmarc!r} for {dom.name}; choose one of "
+                                    f"{', '.join(DMARC_POLICIES)} (or None for no DMARC record).")
+            if dom.dkim_selector is not None and not _HOST_RE.match(dom.dkim_selector):
+                raise TopologyError(f"{dom.dkim_selector!r} is not a usable DKIM selector for {dom.name}.")
             if dom.null_mx:
                 continue
             has_inbound = bool(self.mx_hosts(dom.name)) or dom.a is not None

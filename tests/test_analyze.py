@@ -241,7 +241,7 @@ def test_bounce_text_says_why() -> None:
     scenarios = pytest.importorskip("mailhops.scenarios")
     journey = scenarios.run("unknown-user")
     out = journey_table(analyze(journey.bounce.message))
-    assert "This is a bounce (failed 5.1.1 for " in out
+    assert "This is a bounce written by Postfix (failed 5.1.1 for " in out
     assert "User unknown" in out
     assert "The returned message had crossed 1 hop(s), the last one into smtp.example.org." in out
 

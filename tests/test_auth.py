@@ -45,7 +45,8 @@ def test_gmail_like_message_trusts_only_google() -> None:
     # the sender's own Authentication-Results is not trusted
     assert [u["authserv_id"] for u in a["untrusted"]] == ["mail.example.org"]
     assert "not the receiving domain" in a["untrusted"][0]["reason"]
-    assert a["dkim_signatures"] == [{"d": "example.org", "s": "sel1", "a": "rsa-sha256", "i": None}]
+    assert a["dkim_signatures"] == [{"d": "example.org", "s": "sel1", "a": "rsa-sha256", "i": None,
+                                     "h": ["from", "to", "subject"], "c": "relaxed/relaxed", "t": None}]
     assert a["arc_sets"][0]["cv"] == "none" and a["arc_sets"][0]["authserv_id"] == "mx.google.com"
     assert a["received_spf"][0]["result"] == "pass" and a["received_spf"][0]["client_ip"] == "192.0.2.41"
     assert "mx.google.com concluded: SPF pass, DKIM pass, DMARC pass" in a["conclusion"]

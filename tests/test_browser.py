@@ -4,7 +4,8 @@ For each notebook in notebooks/: open it in JupyterLab, run all cells from the R
 kernel, then check there is no error output, no broken widget, and at least one diagram on screen
 (JupyterLab shows SVG outputs as ``<img src="data:image/svg+xml,...">``). In the lesson with the hop
 stepper (an element with the CSS class ``mailhops-step``), stepping must change both the diagram
-(``mailhops-diagram``) and the header view (``mailhops-headers``). A screenshot of each lesson is saved in
+(``mailhops-diagram``) and the header view (``mailhops-headers``); in the lesson with a quiz (``mailhops-quiz``),
+picking an answer must show its verdict. A page without code (the glossary) must render its text and tables. A screenshot of each lesson is saved in
 artifacts/screenshots/. A smoke check also serves the lessons with Notebook 7 and asks for its /tree page.
 
 JupyterLab runs on 127.0.0.1 with a token, on a temporary copy of notebooks/, with its own settings,
@@ -272,6 +273,36 @@ def _check_stepper(page, name: str) -> None:  # noqa: ANN001
     )
 
 
+def _check_quiz(page, name: str) -> None:  # noqa: ANN001
+    """Pick the first option of the first quiz question: a verdict (right or not quite) must appear under it."""
+    quiz = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .mailhops-quiz").first
+    quiz.scroll_into_view_if_needed()
+    quiz.locator("input[type=radio]").first.check()
+    deadline = time.monotonic() + 20
+    while not re.search(r"✓ Right|✗ Not quite", quiz.inner_text()):
+        assert time.monotonic() < deadline, f"{name}: picking a quiz answer showed no verdict"
+        page.wait_for_timeout(250)
+
+
+def _has_code(name: str) -> bool:
+    return any(c["cell_type"] == "code" for c in json.loads((NOTEBOOK_DIR / name).read_text())["cells"])
+
+
+def _check_page(lab: Server, page, name: str) -> None:  # noqa: ANN001
+    """A notebook without code (the glossary): it opens, its markdown renders (headings, tables), no errors."""
+    _open(lab, page, name)
+    rendered = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell .jp-RenderedMarkdown")
+    deadline = time.monotonic() + 30
+    while not rendered.count() or not page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMarkdown h1").count():
+        assert time.monotonic() < deadline, f"{name}: its markdown did not render"
+        page.wait_for_timeout(250)
+    assert page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMarkdown table").count() >= 1, (
+        f"{name} shows no table")
+    assert not page.evaluate(_ERRORS_JS), f"{name} shows errors"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{Path(name).stem}.png"))
+
+
 # ---------------------------------------------------------------- tests
 _STEPPER_SEEN: dict[str, bool] = {}  # lesson -> has a step control (filled by the per-lesson test)
 
@@ -286,6 +317,9 @@ def test_lesson_runs_in_jupyterlab(lab: Server, browser, name: str) -> None:  # 
     page.on("pageerror", lambda err: page_errors.append(str(err)))
     _STEPPER_SEEN.setdefault(name, False)
     try:
+        if not _has_code(name):
+            _check_page(lab, page, name)
+            return
         _open(lab, page, name)
         page.keyboard.press("Control+b")  # hide the file browser: more room for the lesson
         cells = _run_all(page)
@@ -308,6 +342,8 @@ def test_lesson_runs_in_jupyterlab(lab: Server, browser, name: str) -> None:  # 
         _STEPPER_SEEN[name] = has_stepper
         if has_stepper:
             _check_stepper(page, name)
+        if page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .mailhops-quiz").count():
+            _check_quiz(page, name)
         page.screenshot(path=str(SCREENSHOTS / f"{Path(name).stem}.png"))
         assert not page.evaluate(_ERRORS_JS), f"{name} shows errors after stepping"
     except Exception:

@@ -32,13 +32,14 @@ def unfold(text: str) -> str:
     ("sendmail", r"^Received: from mail\.example\.org \(mail\.example\.org \[192\.0\.2\.25\]\) by mx\.example\.net "
                  r"\(8\.18\.1/8\.18\.1\) with ESMTPS id QID123 \(version=TLSv1\.3 .*\) for <bob@example\.net>; "
                  r"Mon, 2 Mar 2026 09:00:05 \+0100 \(CET\)$"),
-    ("qmail", r"^Received: from mail\.example\.org \(HELO mail\.example\.org\) \(192\.0\.2\.25\) by mx\.example\.net "
+    # qmail-smtpd leaves out "(HELO x)" when x is the remote host name
+    ("qmail", r"^Received: from mail\.example\.org \(192\.0\.2\.25\) by mx\.example\.net "
               r"with SMTP; 2 Mar 2026 08:00:05 -0000$"),
     ("exchange", r"^Received: from mail\.example\.org \(192\.0\.2\.25\) by mx\.example\.net \(198\.51\.100\.25\) with "
                  r"Microsoft SMTP Server \(version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\) id QID123; "
                  r"Mon, 2 Mar 2026 09:00:05 \+0100$"),
     ("gmail", r"^Received: from mail\.example\.org \(mail\.example\.org\. \[192\.0\.2\.25\]\) by mx\.example\.net with "
-              r"ESMTPS id QID123 for <bob@example\.net> \(version=TLS1_3 .*\); Mon, 02 Mar 2026 09:00:05 \+0100 \(CET\)$"),
+              r"ESMTPS id QID123 for <bob@example\.net> \(version=TLS1_3 .*\); Mon, 02 Mar 2026 00:00:05 -0800 \(PST\)$"),
     ("dovecot", r"^Received: from mail\.example\.org \(\[192\.0\.2\.25\]\) by mx\.example\.net with ESMTPS id QID123 "
                 r"\(envelope-from <alice@example\.org>\) for <bob@example\.net>; Mon, 02 Mar 2026 09:00:05 \+0100$"),
 ])

@@ -1,4 +1,5 @@
-"""The lessons as files: committed without outputs, each opening with its question and ending with exercises.
+"""The lessons as files: committed without outputs, each opening with its question and ending with exercises;
+the glossary as a page of words (markdown only).
 
 Running them top to bottom is nbmake's job (``pytest --nbmake notebooks/``, part of the default options).
 """
@@ -13,7 +14,11 @@ import pytest
 
 from mailhops import lesson_checks
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+ALL = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+GLOSSARY = "glossary.ipynb"
+#: The lessons: every notebook but the glossary. New lessons may come without a number: the course map in
+#: 00-start-here gives their order by title.
+NOTEBOOKS = [p for p in ALL if p.name != GLOSSARY]
 NAMES = [p.name for p in NOTEBOOKS]
 
 
@@ -26,10 +31,11 @@ def _load(path: Path) -> nbformat.NotebookNode:
 def test_the_course_is_there() -> None:
     assert "00-start-here.ipynb" in NAMES
     assert len(NOTEBOOKS) >= 8, NAMES
-    assert all(re.fullmatch(r"\d\d-[a-z0-9-]+\.ipynb", n) for n in NAMES), NAMES
+    assert all(re.fullmatch(r"(\d\d-)?[a-z0-9-]+\.ipynb", n) for n in NAMES), NAMES
+    assert GLOSSARY in [p.name for p in ALL], "the glossary page is missing"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+@pytest.mark.parametrize("path", ALL, ids=[p.name for p in ALL])
 def test_committed_without_outputs(path: Path) -> None:
     nb = _load(path)
     for i, cell in enumerate(nb.cells):
@@ -94,8 +100,14 @@ def test_live_lookups_are_marked_as_needing_the_internet(path: Path) -> None:
 def test_the_map_in_start_here_links_every_lesson() -> None:
     start = _load(NOTEBOOKS[0])
     text = "\n".join(c.source for c in start.cells if c.cell_type == "markdown")
-    linked = set(re.findall(r"\]\((\d\d-[a-z0-9-]+\.ipynb)\)", text))
-    assert linked == set(NAMES) - {"00-start-here.ipynb"}
+    linked = set(re.findall(r"\]\(((?:\d\d-)?[a-z0-9-]+\.ipynb)\)", text))
+    assert set(NAMES) - {"00-start-here.ipynb"} <= linked, set(NAMES) - linked
+    assert linked <= {p.name for p in ALL}, linked - {p.name for p in ALL}
+
+
+def test_the_glossary_is_a_page_not_a_lesson() -> None:
+    cells = _load(ALL[[p.name for p in ALL].index(GLOSSARY)]).cells
+    assert cells and all(c.cell_type == "markdown" for c in cells)
 
 
 def test_the_explorer_lesson_shows_the_app_with_a_hop_stepper() -> None:

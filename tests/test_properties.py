@@ -57,14 +57,14 @@ def topologies(draw: st.DrawFn) -> tuple[Topology, str, dict]:
     recipient = draw(st.sampled_from(["bob@example.net", "team@example.net", "nobody@example.net", "carol@example.com"]))
     if recipient == "carol@example.com" or draw(st.booleans()):
         t.add_domain("example.com")
-        t.add_domain("example.edu")
+        t.add_domain("university.example")
         t.add_server("fwd.example.com", "forwarder", "203.0.113.10", domain="example.com", mx_preference=10,
                      hop_limit=draw(st.integers(3, 15)), mta=draw(st.sampled_from(["postfix", "exim", "sendmail"])))
-        t.add_server("fwd.example.edu", "forwarder", "198.51.100.210", domain="example.edu", mx_preference=10,
+        t.add_server("fwd.university.example", "forwarder", "198.51.100.210", domain="university.example", mx_preference=10,
                      hop_limit=draw(st.integers(3, 15)))
         loop = draw(st.booleans())
-        t.add_user("carol@example.com", forward_to="carol@example.edu")
-        t.add_user("carol@example.edu", forward_to="carol@example.com" if loop else "bob@example.net")
+        t.add_user("carol@example.com", forward_to="carol@university.example")
+        t.add_user("carol@university.example", forward_to="carol@example.com" if loop else "bob@example.net")
     spam = draw(st.booleans())
     return t, recipient, {"subject": SPAM_SUBJECT if spam else "Hello", "body": SPAM_BODY if spam else "Hi!\n"}
 

@@ -48,7 +48,7 @@ def test_format_argument_wins_over_the_suffix(tmp_path):
 
 
 def test_unknown_suffix_without_format_is_a_render_error(tmp_path):
-    with pytest.raises(RenderError, match=r"\.svg, \.png or \.pdf"):
+    with pytest.raises(RenderError, match=r"\.svg, \.png, \.pdf or \.pptx"):
         export(topology(), tmp_path / "picture.gif")
 
 
@@ -72,7 +72,7 @@ def test_slide_png_is_1920_by_1080_and_pdf_is_16_by_9(tmp_path):
 def test_frames_one_picture_per_step_each_highlighting_its_hop(tmp_path):
     j = rejected_with_bounce()
     paths = export_frames(j, tmp_path / "frames", topology=topology())
-    assert [p.name for p in paths] == ["hop-01.svg", "hop-02.svg", "hop-03.svg", "hop-04.svg"]
+    assert [p.name for p in paths] == ["step-01.svg", "step-02.svg", "step-03.svg", "step-b1.svg"]
     assert frame_steps(j) == [1, 2, 3, "B1"]
     for path, step in zip(paths, frame_steps(j), strict=True):
         root = parse_svg(path.read_text())
@@ -108,7 +108,8 @@ def test_cli_topology_headers_and_frames(tmp_path):
     assert main(["export", "spam-rejected", "--frames", str(frames), "--headers"]) == 0
     names = sorted(p.name for p in frames.iterdir())
     j = scenarios.run("spam-rejected")
-    assert names == [f"hop-{i:02d}.svg" for i in range(1, len(frame_steps(j)) + 1)]
+    assert names == sorted(f"step-{s:02d}.svg" if isinstance(s, int) else f"step-{s.lower()}.svg"
+                           for s in frame_steps(j))
 
 
 def test_cli_unknown_scenario_is_one_sentence(capsys):

@@ -16,9 +16,12 @@ EXPECTED_PATHS = {
     "three-hops": ["smtp.example.org", "mx.example.net", "imap.example.net"],
     "webmail": ["webmail.example.org", "smtp.example.org", "mx.example.net", "imap.example.net"],
     "mx-fallback": ["smtp.example.org", "mx2.example.net", "imap.example.net"],
-    "forwarding": ["smtp.example.org", "mx.alumni.example.edu", "mx.example.net", "imap.example.net"],
-    "enterprise": ["smtp.example.org", "mx.example.net", "spamfilter.example.net", "av.example.net",
-                   "archive.example.net", "lists.example.net", "hub.example.net", "imap.example.net"],
+    "forwarding": ["smtp.example.org", "mx.alumni.university.example", "mx.example.net", "imap.example.net"],
+    # the spam filter's amavisd-new (to localhost:10024, re-injected on 10025) and the virus scanner's ClamSMTP
+    # (re-injected on 10026) each add loopback hops on their own machine
+    "enterprise": ["smtp.example.org", "mx.example.net", "spamfilter.example.net", "localhost",
+                   "spamfilter.example.net", "av.example.net", "av.example.net", "archive.example.net",
+                   "lists.example.net", "hub.example.net", "imap.example.net"],
     "migration": ["smtp.example.org", "mx.example.net", "hub.example.net", "imap.example.net"],
 }
 
@@ -82,12 +85,13 @@ def test_rejection_during_smtp_makes_sender_server_bounce() -> None:
     assert dsn.get_param("report-type") == "delivery-status"
     assert dsn["Return-Path"] == "<>"
     parts = list(dsn.iter_parts())
-    assert [p.get_content_type() for p in parts] == ["text/plain", "message/delivery-status", "text/rfc822-headers"]
+    # Postfix returns the whole original (message/rfc822) unless it is larger than bounce_size_limit
+    assert [p.get_content_type() for p in parts] == ["text/plain", "message/delivery-status", "message/rfc822"]
     status = parts[1].as_string()
     for field in ("Reporting-MTA: dns; smtp.example.org", "Final-Recipient: rfc822; bbo@example.net",
                   "Action: failed", "Status: 5.1.1", "Diagnostic-Code: smtp; 550 5.1.1"):
         assert field in status
-    assert "Subject: Lunch on Friday?" in parts[2].get_payload()
+    assert parts[2].get_payload()[0]["Subject"] == "Lunch on Friday?"
     # the bounce is written by the sender's own server: Postfix stamps it locally, then sends it from there
     assert bounce.hops[0].by_name == "smtp.example.org" and bounce.hops[0].from_name is None
     assert bounce.received_headers()[-1].startswith("by smtp.example.org (Postfix) id ")
@@ -144,7 +148,7 @@ def test_lower_hop_limit_stops_the_loop_sooner() -> None:
 def test_each_mta_stops_loops_with_its_own_words(mta: str, reply: str) -> None:
     sc = get("forwarding-loop")
     t = sc.build()
-    for name in ("fwd.example.com", "fwd.example.edu"):
+    for name in ("fwd.example.com", "fwd.university.example"):
         t.servers[name].mta = mta
     j = send(t, sc.sender, sc.recipient)
     assert j.outcome.kind == "looped"
@@ -183,13 +187,17 @@ def test_null_mx_bounces_with_5_1_10() -> None:
 def test_enterprise_layers_add_their_headers() -> None:
     j = run("enterprise")
     msg = j.final_message()
-    assert msg["X-Virus-Scanned"] == "ClamAV using ClamSMTP"
-    assert msg["X-Spam-Status"].startswith("No, score=")
-    assert msg["X-MS-Exchange-Organization-AuthSource"] == "hub.example.net"
+    # amavisd-new's header on top (with its X-Spam-*), ClamSMTP's at the end of the header block
+    assert msg.get_all("X-Virus-Scanned") == ["amavisd-new at example.net", "ClamAV using ClamSMTP"]
+    assert msg["X-Spam-Status"].startswith("No, score=") and "tagged_above=-999" in msg["X-Spam-Status"]
+    # Exchange-native: the hub hands the message to Exchange's own mailbox server, which rewrites the headers
+    assert msg["X-MS-Exchange-Organization-AuthSource"] == "imap.example.net"
+    assert "LMTP" not in [h.with_ for h in j.hops]
     assert any("archive copy" in c for c in j.copies)
     exchange = [h for h in j.hops if h.by_name == "hub.example.net"][0]
     assert exchange.with_ == "MICROSOFT SMTP SERVER" and exchange.for_ is None
-    assert re.search(r"with Microsoft SMTP Server (\(version=[^)]*\) )?id 15\.2\.\d+\.\d+;", " ".join(exchange.added_headers[-1].split()))
+    received = next(h for h in exchange.added_headers if h.startswith("Received:"))
+    assert re.search(r"with Microsoft SMTP Server (\(version=[^)]*\) )?id 15\.2\.\d+\.\d+;", " ".join(received.split()))
     alias = [h for h in j.hops if h.by_name == "lists.example.net"][0]
     assert alias.for_ == "sales@example.net" and "expanded to bob@example.net" in alias.decision
 
@@ -232,14 +240,22 @@ def test_dates_are_realistic_rfc5322() -> None:
 
 def test_scenario_registry_is_complete() -> None:
     required = {"three-hops", "webmail", "mx-fallback", "spam-rejected", "spam-accept-then-bounce", "spam-dropped",
-                "spam-to-junk", "unknown-user", "forwarding", "forwarding-loop", "enterprise", "migration", "deferred"}
+                "spam-to-junk", "unknown-user", "forwarding", "forwarding-loop", "enterprise", "migration", "deferred",
+                "greylisting", "direct-from-laptop"}
     assert required <= set(SCENARIOS)
 
 
 def test_mx_checks_spf_and_writes_rfc_headers() -> None:
     msg = run("three-hops").final_message()
-    assert str(msg["Received-SPF"]).startswith("pass (mx.example.net: domain of alice@example.org designates 192.0.2.25")
-    assert " ".join(str(msg["Authentication-Results"]).split()) == "mx.example.net; spf=pass smtp.mailfrom=alice@example.org"
+    # policyd-spf's own layout (pypolicyd-spf, as real Postfix relays show it)
+    assert " ".join(str(msg["Received-SPF"]).split()) == ("Pass (mailfrom) identity=mailfrom; client-ip=192.0.2.25; "
+                                                          "helo=smtp.example.org; envelope-from=alice@example.org; "
+                                                          "receiver=<UNKNOWN>")
+    results = [" ".join(str(v).split()) for v in msg.get_all("Authentication-Results")]
+    # a Postfix stack: OpenDMARC's line on top, then OpenDKIM's, then policyd-spf's (issue 13)
+    assert results[0] == "mx.example.net; dmarc=pass (p=none dis=none) header.from=example.org"
+    assert results[1].startswith("mx.example.net; dkim=pass (1024-bit key; unprotected) header.d=example.org ")
+    assert results[2] == "mx.example.net; spf=pass smtp.mailfrom=alice@example.org"
 
 
 @pytest.mark.parametrize(("mta", "spf_above_received"), [("postfix", True), ("gmail", False)])
@@ -258,23 +274,23 @@ def test_spf_headers_sit_where_each_mta_writes_them(mta: str, spf_above_received
 
 def test_forwarding_breaks_spf_at_the_final_mx() -> None:
     msg = run("forwarding").final_message()
-    results = [" ".join(str(v).split()) for v in msg.get_all("Authentication-Results")]
+    results = [" ".join(str(v).split()) for v in msg.get_all("Authentication-Results") if "spf=" in str(v)]
     # newest first: the final MX sees the forwarder's address, which example.org's SPF does not list
     assert results == ["mx.example.net; spf=fail smtp.mailfrom=alice@example.org",
-                       "mx.alumni.example.edu; spf=pass smtp.mailfrom=alice@example.org"]
+                       "mx.alumni.university.example; spf=pass smtp.mailfrom=alice@example.org"]
 
 
 def test_forged_sender_fails_spf() -> None:
     j = run("spam-accept-then-bounce")
     mx_hop = next(h for h in j.hops if h.by_name == "mx.example.net")
-    assert any(f.startswith("Received-SPF: fail (mx.example.net: domain of alice@example.org does not designate "
-                            "203.0.113.99") for f in mx_hop.added_headers)
+    assert any(f.startswith("Received-SPF: Fail (mailfrom) identity=mailfrom; client-ip=203.0.113.99;")
+               for f in mx_hop.added_headers)
 
 
 def test_bounce_spf_uses_the_helo_name() -> None:
     j = run("forwarding-loop")
     bounce_msg = j.bounce.final_message()
-    assert "smtp.helo=" in " ".join(str(bounce_msg["Authentication-Results"]).split())
+    assert any("smtp.helo=" in str(v) for v in bounce_msg.get_all("Authentication-Results"))
 
 
 def test_analyzer_trusts_only_the_final_mx_spf_result() -> None:
@@ -282,4 +298,4 @@ def test_analyzer_trusts_only_the_final_mx_spf_result() -> None:
 
     auth = analyze(run("forwarding").message).auth
     assert auth["trusted_authserv_id"] == "mx.example.net" and auth["spf"] == "fail"
-    assert [u["authserv_id"] for u in auth["untrusted"]] == ["mx.alumni.example.edu"]
+    assert {u["authserv_id"] for u in auth["untrusted"]} == {"mx.alumni.university.example"}

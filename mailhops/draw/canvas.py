@@ -24,28 +24,46 @@ from ..topology import Server
 from .escape import escape_label
 from .themes import ROLE_GROUPS, ROLE_SHAPES, EdgeStyle, Theme
 
-__all__ = ["LEGEND_TEXT", "SIZES", "SLIDE_SIZE", "Canvas", "Node", "role_text", "role_words"]
+__all__ = ["LEGEND_TEXT", "SHAPE_TEXT", "SIZES", "SLIDE_SIZE", "Canvas", "Node", "role_text", "role_words"]
 
 #: A 16:9 slide, in inches (PowerPoint / Keynote / Google Slides widescreen).
 SLIDE_SIZE = "13.333,7.5!"
 
 #: Type sizes (points) and wrapping widths, for a notebook picture (``False``) and a slide (``True``).
+#: A slide is drawn at these sizes and then scaled to fit 13.333 x 7.5 in (zoom about 0.9 to 1.1 for
+#: a journey): names, hop numbers and protocols stay at 18 pt or more on the slide, nothing under 12 pt.
 SIZES = {
-    False: {"font": 12.0, "small": 9.5, "edge": 10.0, "mono": 9.0, "title": 14.0, "wrap": 64, "header_lines": 4,
+    False: {"font": 12.0, "small": 9.5, "edge": 10.0, "mono": 9.0, "title": 14.0, "wrap": 64, "header_lines": 8,
             "faded": 12.0},
-    True: {"font": 16.0, "small": 13.0, "edge": 14.0, "mono": 17.0, "title": 20.0, "wrap": 60, "header_lines": 4,
-           "faded": 11.0},
+    True: {"font": 22.0, "small": 15.0, "edge": 21.0, "mono": 15.0, "title": 22.0, "wrap": 88, "header_lines": 12,
+           "faded": 22.0},
 }
 
 #: What the legend says about each kind of edge, in the order it lists them.
 LEGEND_TEXT = {
-    "hop": "hand-off accepted (number = order)",
+    "hop": "hand-off (number = order)",
     "rejected": "refused with a 5xx reply",
-    "unreachable": "not reached: server down, retried later",
+    "unreachable": "not reached: server down (the next MX is tried at once)",
     "deferred": "deferred with a 4xx reply, retried later",
-    "bounce": "bounce, sent with the null sender MAIL FROM:<>",
+    "bounce": "bounce: null sender MAIL FROM:<>",
     "loop": "loop: the same hand-off repeated",
-    "dns": "DNS lookup that chose the next server",
+    "dns": "DNS lookup of the next server",
+}
+
+#: The standard names of the roles (RFC 5598 §2: MUA, MSA, MTA, MDA) next to the shapes mailhops draws.
+SHAPE_TEXT = {
+    "client": "rounded box: mail program (MUA)",
+    "webmail": "tab: webmail (MUA on a server)",
+    "submission": "box: submission server (MSA)",
+    "relay": "box: relay (MTA)",
+    "mx": "hexagon: MX, receiving server (MTA)",
+    "filter": "octagon: filter (MTA)",
+    "antivirus": "octagon: filter (MTA)",
+    "archive": "3-D box: archive (MTA)",
+    "alias": "arrow box: alias or forwarder (MTA)",
+    "forwarder": "arrow box: alias or forwarder (MTA)",
+    "router": "parallelogram: router (MTA)",
+    "mailbox": "cylinder: mailbox server (MDA)",
 }
 
 
@@ -60,6 +78,12 @@ class Node:
     down: bool = False
     lit: bool = False
     role_text: str | None = None  #: how the role is written on the node ("MX 10", "filter")
+
+    def describe(self) -> str:
+        """The server in words, for the SVG element title: ``mx.example.net (MX 10)``."""
+        role = self.role_text or (role_words(self.role) if self.role else None)
+        words = self.name or "unknown host"
+        return f"{words} ({role})" if role else words
 
 
 def role_words(role: str) -> str:
@@ -83,6 +107,7 @@ class Canvas:
         self.theme = theme
         self.slide = slide
         self.sz = SIZES[slide]
+        self.terse = False  #: a slide of a long route: hand-offs without their delays (the frames' captions say them)
         self._count = 0
         t = theme
         graph_attr = {
@@ -91,15 +116,16 @@ class Canvas:
             "fontname": t.font,
             "fontcolor": t.foreground,
             "fontsize": f"{self.sz['font']:g}",
-            "pad": "0.3",
-            "nodesep": "0.35" if not slide else "0.5",
-            "ranksep": "0.5" if rankdir == "LR" else "0.25",
+            "pad": "0.3" if not slide else "0.12",
+            "nodesep": "0.35" if not slide else "0.3",
+            "ranksep": ("0.5" if rankdir == "LR" else "0.25") if not slide else "0.3",
             "labelloc": "b",
             "labeljust": "l",
             "outputorder": "edgesfirst",
         }
         if slide:
             graph_attr.update({"size": SLIDE_SIZE, "ratio": "fill"})
+        graph_attr["mh_minpt"] = f"{self.sz['font']:g}" if slide else "0"  # checked against 18 pt on export
         self.g = graphviz.Digraph(
             name=f"mailhops_{name}",
             graph_attr=graph_attr,
@@ -134,7 +160,7 @@ class Canvas:
         return f'<FONT POINT-SIZE="{self.sz["small"]:g}" COLOR="{color or self.theme.muted}">{text}</FONT>'
 
     def server_node(self, node: Node, *, faded: bool, extra: Sequence[str] = (), slide_titles: bool = False,
-                    in_graph: graphviz.Digraph | None = None, group: str | None = None) -> None:
+                    in_graph: graphviz.Digraph | None = None, group: str | None = None, hidden: bool = False) -> None:
         """Draw ``node``: its name in bold, then its role, IP and ``extra`` lines in the small font."""
         t = self.theme
         name = escape_label(node.name) if node.name else "<I>unknown host</I>"
@@ -150,9 +176,6 @@ class Canvas:
             lines.append("DOWN")
         if not slide_titles:
             lines.extend(escape_label(x) for x in extra)
-        compact = faded and self.slide  # a slide frame keeps the type large only where the step is
-        if compact:
-            lines = []
         muted = t.faded if faded else t.muted
         label = f"<B>{title}</B>" + "".join(f"<BR/>{self.small(line, muted)}" for line in lines)
         shape, style = ROLE_SHAPES.get(node.role or "", ("box", "rounded"))
@@ -169,20 +192,22 @@ class Canvas:
                 + (["highlight"] if node.lit else [])
                 + (["faded"] if faded else [])
             ),
-            "tooltip": escape_label(node.name or "unknown host"),
+            "tooltip": escape_label(node.describe()),
         }
         if faded:
             attrs.update({"color": t.faded, "fontcolor": t.faded})
-        if compact:
-            attrs.update({"fontsize": f"{self.sz['faded']:g}", "margin": "0.08,0.03"})
+        if hidden:  # a build that hides what comes later keeps its place
+            attrs["style"] = "invis"
         if node.lit:
             attrs.update({"color": t.highlight, "penwidth": "3"})
         if group:
             attrs["group"] = group
+        if self.slide and shape not in ("box", "tab", "box3d", "cds", "cylinder"):
+            attrs["margin"] = "0.02,0.02"  # polygons grow around their label: keep them narrow on a slide
         (in_graph or self.g).node(node.id, **attrs)
 
     def edge(self, src: str, dst: str, style: EdgeStyle, *, label: str | None, classes: list[str], eid: str,
-             faded: bool = False, lit: bool = False, **extra: str) -> None:
+             faded: bool = False, lit: bool = False, hidden: bool = False, **extra: str) -> None:
         """Draw an edge in ``style``, thicker when ``lit``, in the faded colour when ``faded``."""
         t = self.theme
         attrs = {
@@ -193,30 +218,30 @@ class Canvas:
             "class": " ".join(classes + (["highlight"] if lit else []) + (["faded"] if faded else [])),
             "id": eid,
         }
-        if label:
-            # on a slide frame the faded hops' numbers sit beside their edge (xlabel) rather than in
-            # a rank of their own: that height goes to the step the slide is about
-            attrs["xlabel" if (self.slide and faded) else "label"] = f"<{label}>"
+        if label:  # the same label in every frame of a build, so that nothing moves
+            attrs["label"] = f"<{label}>"
         if faded:
             color = t.faded if ":" not in style.color else f"{t.faded}:{t.background}:{t.faded}"
             attrs.update({"color": color, "fontcolor": t.faded})
-            if self.slide:
-                attrs["fontsize"] = f"{self.sz['faded']:g}"
+        if hidden:
+            attrs["style"] = "invis"
         if lit:
-            attrs["penwidth"] = f"{style.penwidth * 2:g}"
-            attrs["arrowsize"] = "1.1"
+            attrs["penwidth"] = f"{style.penwidth * 2:g}"  # the arrow keeps its size: the bounding box must not move
         attrs.update(extra)
         self.g.edge(src, dst, **attrs)
 
-    def legend(self, kinds: Iterable[str]) -> str | None:
-        """An HTML-like table with a line sample (colour, dash pattern, thickness) and words per kind present."""
+    def legend(self, kinds: Iterable[str], roles: Iterable[str] = ()) -> str | None:
+        """An HTML-like table with a line sample (colour, dash pattern, thickness) and words per kind present,
+        then the shapes of the ``roles`` present with their standard names (MUA, MSA, MTA, MDA)."""
         present = set(kinds)
         kinds = [k for k in LEGEND_TEXT if k in present]
-        if not kinds:
+        shapes = list(dict.fromkeys(SHAPE_TEXT[r] for r in SHAPE_TEXT if r in set(roles)))
+        if not kinds and not shapes:
             return None
         t = self.theme
         cells: list[list[str]] = [[]]
-        per_row = 3 if self.slide else 4
+        per_row = 4
+        chars = [0]  # a row holds kinds up to about as many characters as a line of shapes below
         for kind in kinds:
             style = t.edges[kind]
             color = style.color.split(":")[0]
@@ -228,12 +253,26 @@ class Canvas:
             else:  # fixed size: HTML tables stretch their columns to the width of the caption
                 sample = (f'<TD WIDTH="36" HEIGHT="8" FIXEDSIZE="TRUE" BORDER="{border}" SIDES="B"{dash} '
                           f'COLOR="{color}"></TD>')
-            if len(cells[-1]) == 2 * per_row:
+            if len(cells[-1]) == 2 * per_row or (cells[-1] and chars[-1] + len(LEGEND_TEXT[kind]) > 90):
                 cells.append([])
+                chars.append(0)
+            chars[-1] += len(LEGEND_TEXT[kind]) + 6
             words = f'<FONT POINT-SIZE="{self.sz["small"]:g}" COLOR="{t.muted}">{escape_label(LEGEND_TEXT[kind])}</FONT>'
             cells[-1] += [sample, f'<TD ALIGN="LEFT">{words}</TD>']
-        rows = "".join(f"<TR>{''.join(r)}</TR>" for r in cells)
-        return f'<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="0">{rows}</TABLE>'
+        # each row its own table: the columns of one row do not stretch another's
+        rows = "".join(f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLSPACING="4" CELLPADDING="0"><TR>{"".join(r)}'
+                       f"</TR></TABLE></TD></TR>" for r in cells if r)
+        if shapes:
+            width = 96 if self.slide else 110  # characters a line, so the legend is no wider than the drawing
+            lines: list[list[str]] = [[]]
+            for shape in shapes:
+                if lines[-1] and len(" · ".join([*lines[-1], shape])) > width:
+                    lines.append([])
+                lines[-1].append(shape)
+            text = "<BR/>".join(escape_label(" · ".join(line)) for line in lines)
+            rows += (f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">'
+                     f'<FONT POINT-SIZE="{self.sz["small"]:g}" COLOR="{t.muted}">{text}</FONT></TD></TR>')
+        return f'<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0">{rows}</TABLE>'
 
     def caption(self, title: str, panel: str | None = None, legend: str | None = None, subtitle: str = "") -> None:
         """The graph label at the bottom: an optional header panel, the title, then the legend."""

@@ -10,12 +10,14 @@ results are HTML-like label fragments.
 
 from __future__ import annotations
 
-from ..journey import Journey, Lookup
+import re
+
+from ..journey import Hop, Journey, Lookup
 from .canvas import Canvas
 from .escape import escape_label, wrap_label
-from .route import FAILED, Edge
+from .route import FAILED, Edge, Route
 
-__all__ = ["clip", "fmt_delay", "hop_label", "lookup_label", "outcome_label", "outcome_text", "steps_text", "title"]
+__all__ = ["short_reason", "step_caption", "clip", "fmt_delay", "hop_label", "lookup_label", "outcome_label", "outcome_text", "steps_text", "title"]
 
 
 def fmt_delay(seconds: float | None) -> str | None:
@@ -55,43 +57,53 @@ def steps_text(numbers: list[str]) -> str:
 def hop_label(cv: Canvas, edge: Edge, lit: bool, step: int | str | None = None, faded: bool = False) -> str:
     """The label of ``edge``: its hop numbers and protocols (or what went wrong), then its delay and note.
 
-    A slide keeps one line per label; a faded edge on a slide frame only its number.
+    The label does not depend on the step a frame is about (``lit``, ``step``, ``faded`` are kept for
+    callers), so every frame of a build has the same layout. A slide keeps one line for a hand-off;
+    a failed attempt keeps its whole reason ("Connection refused" is the lesson), wrapped.
     """
-    numbers = [f"{edge.prefix}{h.n}" for h in edge.hops]
-    number = escape_label(steps_text(numbers))
-    if lit and len(edge.hops) > 1 and step is not None:  # which pass of a repeated hand-off this frame is about
-        number = escape_label(f"{step} (one of {steps_text(numbers)})")
+    number = escape_label(steps_text(edge.numbers or [f"{edge.prefix}{h.n}" for h in edge.hops]))
     failed = edge.kind in FAILED
-    head, lines = _failure_words(cv, edge) if failed else _hand_off_words(edge, number)
-    if cv.slide and faded:  # a slide frame: the other hops keep only their number (and what went wrong)
-        return head if failed else f"<B>{number}</B>"
-    if cv.slide:  # one line per label on slides: the vertical space is what limits the type size
-        if not failed and lines:
-            head = f"{head} · {lines[0]}"
-        lines = lines[:2] if failed else []
-    if lit:
-        head = f'<FONT POINT-SIZE="{cv.sz["edge"] * 1.25:g}">{head}</FONT>'
+    head, lines = _failure_words(cv, edge) if failed else _hand_off_words(edge, number, terse=cv.terse)
+    if cv.slide and not failed:  # one line per hand-off on slides (the legend says what a dotted bounce is)
+        head = f"{head} · {lines[0]}" if lines and edge.kind != "bounce" else head
+        lines = [lines[-1]] if edge.kind == "bounce" and edge.to_sender else []
     return head + "".join(f"<BR/>{cv.small(line, '')}" for line in lines) if lines else head
 
 
-def _hand_off_words(edge: Edge, number: str) -> tuple[str, list[str]]:
+def protocol_word(hop: Hop) -> str | None:
+    """The protocol a hop used, as diagrams and tables show it: Exchange writes its product name where the
+    protocol goes (``with Microsoft SMTP Server``), so its hops show the transport (SMTP, ESMTPS, ESMTPSA).
+
+    >>> protocol_word(Hop(1, with_="MICROSOFT SMTP SERVER", tls="TLS1_2")), protocol_word(Hop(2, with_="LMTP"))
+    ('ESMTPS', 'LMTP')
+    """
+    if hop.with_ and hop.with_.upper().startswith("MICROSOFT SMTP"):
+        return "ESMTP" + ("S" if hop.tls else "") + ("A" if hop.auth else "") if hop.tls or hop.auth else "SMTP"
+    return hop.with_
+
+
+#: What a caption adds after an Exchange hop's protocol word.
+EXCHANGE_NOTE = "Exchange writes 'Microsoft SMTP Server' there"
+
+
+def _hand_off_words(edge: Edge, number: str, terse: bool = False) -> tuple[str, list[str]]:
     """The head (number and protocols) and the detail lines of an accepted hand-off."""
     hops = edge.hops
-    protos = sorted({h.with_ for h in hops if h.with_})
+    protos = sorted({w for w in (protocol_word(h) for h in hops) if w})
     parts = [f"<B>{number}</B>"]
     if protos:
         parts.append(escape_label(" / ".join(protos)))
     # a no-break space: SVG viewers collapse the leading space of the next text run ("1ESMTPSA")
     head = "&#160;".join(parts)
     lines: list[str] = []
-    if len(hops) == 1:
+    if len(hops) == 1 and not terse:
         delay = fmt_delay(hops[0].delay_s)
         if delay:
             lines.append(escape_label(delay))
         if edge.note:
             lines.append(escape_label(edge.note))
     if edge.kind == "bounce":
-        lines.append(escape_label("MAIL FROM:<>"))
+        lines.append(escape_label("to the sender's mailbox" if edge.to_sender else "bounce, MAIL FROM:<>"))
     return head, lines
 
 
@@ -99,17 +111,40 @@ def _failure_words(cv: Canvas, edge: Edge) -> tuple[str, list[str]]:
     """The head ("2 refused") and the reason lines of a failed attempt."""
     first = edge.hops[0]
     word = {"rejected": "refused", "unreachable": "not reached", "deferred": "deferred"}[edge.kind]
-    head = f"<B>{escape_label(f'{edge.prefix}{first.n}')}</B>&#160;{escape_label(word)}"
-    lines = clip(wrap_label(first.decision, 34 if not cv.slide else 44), 3) if first.decision else []
+    number = edge.numbers[0] if edge.numbers else f"{edge.prefix}{first.n}"
+    head = f"<B>{escape_label(number)}</B>&#160;{escape_label(word)}"
+    reason = short_reason(first.decision)
+    lines = clip(wrap_label(reason, 30 if not cv.slide else 28), 4) if reason else []
     return head, lines
 
 
-def lookup_label(cv: Canvas, lookups: list[Lookup], faded: bool) -> str:
-    """A DNS note: the question, up to four answers, and (not on slides) what the server concluded."""
+def short_reason(decision: str) -> str:
+    """The words of a failed attempt that matter, without the address noise: ``connect to
+    mx1.example.net[198.51.100.25]:25: Connection refused`` becomes ``Connection refused (mx1.example.net:25)``.
+
+    >>> short_reason("connect to mx1.example.net[198.51.100.25]:25: Connection refused")
+    'Connection refused (mx1.example.net:25)'
+    """
+    m = re.match(r"connect to ([^\[\s]+)\[[^\]]*\]:(\d+): (.+)", decision or "")
+    if m:
+        return f"{m.group(3)} ({m.group(1)}:{m.group(2)})"
+    return decision or ""
+
+
+def lookup_label(cv: Canvas, lookups: list[Lookup], faded: bool, one_line: bool = False) -> str:
+    """A DNS note: the question, up to four answers, and (not on slides) what the server concluded.
+    ``one_line``: the question in bold, then its answers on the same line (a slide's one DNS note)."""
     th = cv.theme
     first = lookups[0]
-    rows = [f"<B>{escape_label(f'DNS {first.rdtype} {first.qname}?')}</B>"]
-    rows += [escape_label(a) for a in first.answers[:4]] or [escape_label("(no answer)")]
+    question = f"<B>{escape_label(f'DNS {first.rdtype} {first.qname}?')}</B>"
+    answers = first.answers[:4]
+    if cv.slide:  # the owner name repeats the question: "example.net. MX 10 mx.example.net." -> "MX 10 mx.example.net"
+        owner = first.qname.lower().rstrip(".") + "."
+        answers = [a[len(owner):].strip().rstrip(".") if a.lower().startswith(owner) else a for a in answers]
+    if one_line:
+        return question + "&#160;" + escape_label(", ".join(answers) or "(no answer)")
+    rows = [question]
+    rows += [escape_label(a) for a in answers] or [escape_label("(no answer)")]
     if len(first.answers) > 4:
         rows.append(escape_label(f"… {len(first.answers) - 4} more"))
     if first.conclusion and not cv.slide:
@@ -160,3 +195,41 @@ def outcome_label(cv: Canvas, headline: str, details: list[str], faded: bool) ->
     color = th.faded if faded else th.muted
     return f"<B>{escape_label(headline)}</B>" + "".join(
         f"<BR/>{cv.small(x, color)}" for line in details for x in clip(wrap_label(line, 40), 4))
+
+
+def step_caption(route: Route, step: int | str) -> str:
+    """What happens at ``step``, in one sentence (plain text): the title of a frame and of a deck's slide.
+
+    >>> from mailhops.journey import Hop, Journey
+    >>> from mailhops.draw.themes import get_theme
+    >>> j = Journey(hops=[Hop(1, from_name="a.example", by_name="b.example", with_="ESMTPS")], source="analyzed")
+    >>> step_caption(Route.of(j, Canvas(get_theme("light"), slide=False, name="demo")), 1)
+    'Step 1: a.example hands the message to b.example (ESMTPS)'
+    """
+    names = {n.id: n.name or "an unknown host" for n in route.order}
+    parts: list[str] = []
+    number = str(step)
+    for edge in route.edges:
+        for hop, s, num in zip(edge.hops, edge.steps, edge.numbers, strict=True):
+            if s != step:
+                continue
+            number = num if len(parts) == 0 else number
+            src, dst = names[edge.src], names[edge.dst]
+            what = "the bounce" if edge.prefix else "the message"
+            if edge.kind in FAILED:
+                verb = {"rejected": "is refused by", "unreachable": "cannot reach", "deferred": "is told to wait by"}
+                reason = short_reason(hop.decision)
+                parts.append(f"{num}: {src} {verb[edge.kind]} {dst}" + (f": {reason}" if reason else ""))
+            elif edge.src == edge.dst and edge.prefix:
+                parts.append(f"{num}: {dst} writes a bounce, sent with the null sender MAIL FROM:<>")
+            elif edge.src == edge.dst:
+                parts.append(f"{num}: {what} is written on {dst}")
+            else:
+                word = protocol_word(hop)
+                note = f"; {EXCHANGE_NOTE}" if word != hop.with_ else ""
+                parts.append(f"{num}: {src} hands {what} to {dst}" + (f" ({word}{note})" if word else ""))
+                if edge.kind == "loop":  # a build shows a loop's first pass; its label counts the others
+                    parts[-1] += f", and again and again: hops {steps_text(edge.numbers)}"
+    if not parts:
+        return f"Step {number}"
+    return "Step " + "; then ".join(parts)

@@ -17,7 +17,7 @@ from .canvas import Canvas
 from .escape import escape_label, wrap_label
 from .route import FAILED, Route
 
-__all__ = ["draw_header_panels", "panel"]
+__all__ = ["draw_header_panels", "panel", "slide_panel"]
 
 
 def draw_header_panels(cv: Canvas, route: Route, step: int | str | None) -> str | None:
@@ -28,14 +28,70 @@ def draw_header_panels(cv: Canvas, route: Route, step: int | str | None) -> str 
     """
     stamped = [(edge.prefix, hop, edge.dst) for edge in route.edges if edge.kind not in FAILED
                for hop, s in zip(edge.hops, edge.steps, strict=True) if step is None or s == step]
-    if stamped and cv.slide and step is not None:  # a slide frame: the step's lines under the picture, full width
-        return panel(cv, [(p, h) for p, h, _ in stamped[:2]])
     by_node: dict[str, list[tuple[str, Hop]]] = {}
     for prefix, hop, dst in stamped:
         by_node.setdefault(dst, []).append((prefix, hop))
     for dst, items in by_node.items():
         _panel_beside(cv, dst, items)
     return None
+
+
+def slide_panel(cv: Canvas, route: Route, step: int | str | None, padded: bool = True) -> str | None:
+    """The one header panel of a slide: the lines ``step``'s hop added, under or beside the picture. Received
+    lines stay whole (wrapped, never cut: their with/id/for/date parts are the lesson); other fields keep
+    their first two lines. ``padded``: as tall as the tallest step's panel, so no frame of a build jumps.
+
+    One cell of text, left aligned at the top: a taller cell leaves room below, it does not spread the lines.
+    """
+    t = cv.theme
+    items = _slide_items(route, step)
+    if not items and not padded:
+        return None
+    lines = [line for prefix, hop in items for line in _slide_lines(cv, hop, prefix)]
+    if padded:
+        steps = {k for edge in route.edges for k in edge.steps}
+        height = max((_lines_height(cv, [x for p, h in _slide_items(route, k) for x in _slide_lines(cv, h, p)])
+                      for k in steps), default=0.0)
+    else:
+        height = _lines_height(cv, lines)
+    width = round(cv.sz["wrap"] * 0.6 * cv.sz["mono"] + 12)  # Liberation Mono: 0.6 em a character
+    body = "".join(f"{line}<BR ALIGN=\"LEFT\"/>" for line in lines) or "&#160;"
+    return (f'<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="6" BGCOLOR="{t.panel_fill}" '
+            f'COLOR="{t.panel_line}" STYLE="rounded"><TR><TD WIDTH="{width}" HEIGHT="{round(height)}" '
+            f'VALIGN="TOP" ALIGN="LEFT" BALIGN="LEFT">{body}</TD></TR></TABLE>')
+
+
+def _slide_items(route: Route, step: int | str | None) -> list[tuple[str, Hop]]:
+    """The (prefix, hop) whose header lines a slide about ``step`` shows: that step's accepted hop."""
+    return [(edge.prefix, hop) for edge in route.edges if edge.kind not in FAILED
+            for hop, k in zip(edge.hops, edge.steps, strict=True) if k == step][:1]
+
+
+#: Lines of a header field other than Received on a slide (the deck's speaker notes hold them whole).
+SLIDE_FIELD_LINES = 2
+
+
+def _slide_lines(cv: Canvas, hop: Hop, prefix: str) -> list[str]:
+    """The lines of a slide panel for ``hop``: a "hop N added" line, then its header lines, wrapped."""
+    t = cv.theme
+    fields = list(hop.added_headers) or ([f"Received: {hop.raw}"] if hop.raw else ["(no header recorded)"])
+    out = [f'<FONT POINT-SIZE="{cv.sz["small"]:g}" COLOR="{t.muted}"><B>{escape_label(f"hop {prefix}{hop.n} added")}'
+           f"</B></FONT>"]
+    mono = f'<FONT FACE="{t.mono}" POINT-SIZE="{cv.sz["mono"]:g}">'
+    for field_text in fields:
+        pieces = wrap_label(" ".join(field_text.split()), cv.sz["wrap"])
+        if len(pieces) > SLIDE_FIELD_LINES and not field_text.lower().startswith("received:"):
+            pieces = [*pieces[:SLIDE_FIELD_LINES - 1], pieces[SLIDE_FIELD_LINES - 1] + " …"]
+        name, sep, rest = pieces[0].partition(":")
+        pieces[0] = f"<B>{name}{sep}</B>{rest}" if sep and " " not in name else pieces[0]
+        out += [f"{mono}{'&#160;' * 4 if i else ''}{piece}</FONT>" for i, piece in enumerate(pieces)]
+    return out
+
+
+def _lines_height(cv: Canvas, lines: list[str]) -> float:
+    """Points the ``lines`` of a slide panel take (dot: 1 em a line of Liberation Mono, a little more for the
+    sans-serif title line; a margin for rounding, since a cell shorter than its text would grow and jump)."""
+    return sum(cv.sz["mono"] * 1.03 if "FACE=" in line else cv.sz["small"] * 1.25 for line in lines) + 4
 
 
 def _panel_beside(cv: Canvas, dst: str, items: list[tuple[str, Hop]]) -> None:
@@ -74,7 +130,7 @@ def _header_rows(cv: Canvas, hop: Hop, prefix: str, muted: str) -> list[str]:
             f'<B>{escape_label(f"hop {prefix}{hop.n} added")}</B></FONT></TD></TR>']
     for line in lines:
         pieces = wrap_label(line, width)
-        if len(pieces) > cap:
+        if len(pieces) > cap and not line.lower().startswith("received:"):  # Received lines stay whole
             pieces = pieces[:cap]
             pieces[-1] += " …"
         name, sep, rest = pieces[0].partition(":")

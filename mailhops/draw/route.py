@@ -41,6 +41,8 @@ class Edge:
     steps: list[int | str] = field(default_factory=list)  # highlight keys: int for the journey, "B1" for its bounce
     note: str | None = None  #: for a real message: who the sender said it was, when that is news
     prefix: str = ""  #: "B" for the bounce's hand-offs
+    numbers: list[str] = field(default_factory=list)  #: each hop's number as drawn ("2a", "B1")
+    to_sender: bool = False  #: the bounce's hand-off into the sender's mailbox
 
 
 class Route:
@@ -53,6 +55,8 @@ class Route:
         self.order: list[Node] = []
         self.edges: list[Edge] = []
         self.lookups: list[tuple[Node, list[Lookup], str]] = []  # asker, merged lookups, "" or "B"
+        #: how each hop is numbered on the drawing (by ``id(hop)``): ``2a``, ``2b`` when hop 2 was tried twice
+        self.numbers: dict[int, str] = {}
         self._unknown = 0
 
     @classmethod
@@ -66,6 +70,10 @@ class Route:
         if journey.bounce is not None:
             route.add_journey(journey.bounce, prefix="B")
         return route
+
+    def number(self, hop: Hop, prefix: str = "") -> str:
+        """How ``hop`` is numbered on the drawing: ``3``, ``B1``, or ``2a``/``2b`` for the tries of one step."""
+        return self.numbers.get(id(hop), f"{prefix}{hop.n}")
 
     def node(self, name: str | None, ip: str | None = None) -> Node:
         """The node of the server called ``name`` (created on first sight); each nameless one is new."""
@@ -94,10 +102,21 @@ class Route:
         analyzed = all(h.from_server is None and h.by_server is None for h in [*journey.hops, *journey.attempts])
         groups: dict[tuple[str, str, str], Edge] = {}
         prev: Node | None = None
-        for hop in journey.timeline():
+        timeline = journey.timeline()
+        tries: dict[int, list[Hop]] = {}
+        for hop in timeline:
+            tries.setdefault(hop.n, []).append(hop)
+        for n, same in tries.items():  # retries of one step: 2a, 2b, ... in the order they happened
+            for k, hop in enumerate(same):
+                self.numbers[id(hop)] = f"{prefix}{n}{'abcdefghijklmnopqrstuvwxyz'[k % 26] if len(same) > 1 else ''}"
+        for hop in timeline:
             dst = self._add_hop(hop, prev, prefix, analyzed, groups)
             if hop.status == "accepted":
                 prev = dst
+        if prefix and journey.outcome is not None and journey.outcome.server:  # where the bounce is delivered
+            box = self.nodes.get(("host", journey.outcome.server.lower()))
+            for edge in groups.values():
+                edge.to_sender = box is not None and edge.dst == box.id and edge.src != edge.dst
         if journey.outcome is not None and journey.outcome.kind == "looped":
             for edge in groups.values():
                 if edge.kind == "hop" and len(edge.hops) > 1:
@@ -124,6 +143,7 @@ class Route:
             edge = groups[key] = Edge(src.id, dst.id, kind, note=note, prefix=prefix)
             self.edges.append(edge)
         edge.hops.append(hop)
+        edge.numbers.append(self.number(hop, prefix))
         edge.steps.append(f"{prefix}{hop.n}" if prefix else hop.n)
         return dst
 

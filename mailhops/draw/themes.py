@@ -4,8 +4,12 @@ Colours come from the Okabe-Ito palette, which stays distinguishable for the com
 colour blindness. Colour is never the only signal: every kind of edge also has its own line style
 and arrow head (a refused transfer ends in a bar, a bounce is dotted, a loop is a double line), so
 the ``print`` theme, which is grayscale only, tells them apart as well. Fonts are named explicitly
-(Liberation Sans for text, Liberation Mono for header lines); both ship with Debian
-(``fonts-liberation``) and Binder images.
+(Liberation Sans for text, Liberation Mono for header lines, each followed by fallbacks such as
+``Arial, Helvetica, sans-serif``, so a machine without them still draws a sans-serif face); both ship
+with Debian (``fonts-liberation``) and Binder images.
+
+``highlight`` marks the *current* step of a build: in every theme it differs from all outcome colours
+(delivered, refused, waiting), so the step being explained never reads as an error.
 
 >>> get_theme("dark").background
 '#1b1d23'
@@ -90,11 +94,11 @@ class Theme:
     cluster_line: str
     panel_fill: str
     panel_line: str
-    highlight: str
+    highlight: str  #: the current step of a build; never one of the outcome colours
     fills: dict[str, str]  #: per role group, plus "unknown", "down", "dns", "outcome"
     edges: dict[str, EdgeStyle]  #: hop, rejected, unreachable, deferred, bounce, loop, dns, outcome
-    font: str = "Liberation Sans"
-    mono: str = "Liberation Mono"
+    font: str = "Liberation Sans, Arial, Helvetica, sans-serif"
+    mono: str = "Liberation Mono, Courier New, Courier, monospace"
     outcome_colors: dict[str, str] = field(default_factory=dict)
 
 
@@ -125,7 +129,7 @@ LIGHT = Theme(
     cluster_line="#c9ced6",
     panel_fill="#fffdf5",
     panel_line="#b8b09a",
-    highlight=OKABE_ITO["vermillion"],
+    highlight=OKABE_ITO["blue"],
     fills={
         "sender": "#d6e9f8",
         "inbound": "#fbe7c0",
@@ -155,7 +159,7 @@ DARK = Theme(
     highlight=OKABE_ITO["yellow"],
     fills={
         "sender": "#17374f",
-        "inbound": "#4a3912",
+        "inbound": "#5c4410",
         "mailbox": "#0f4234",
         "forwarder": "#4a2741",
         "unknown": "#33363d",
@@ -164,7 +168,7 @@ DARK = Theme(
         "outcome": "#1b1d23",
     },
     edges=_edges(OKABE_ITO["sky_blue"], OKABE_ITO["vermillion"], OKABE_ITO["orange"], OKABE_ITO["reddish_purple"],
-                 OKABE_ITO["orange"], "#8d929b", "#c8c8c8", "#1b1d23"),
+                 OKABE_ITO["orange"], "#a9adb5", "#c8c8c8", "#1b1d23"),
     outcome_colors={"good": OKABE_ITO["bluish_green"], "bad": OKABE_ITO["vermillion"], "wait": OKABE_ITO["orange"]},
 )
 
@@ -191,7 +195,7 @@ PRINT = Theme(
         "outcome": "#ffffff",
     },
     edges=_edges("#000000", "#000000", "#444444", "#000000", "#000000", "#555555", "#000000", "#ffffff"),
-    outcome_colors={"good": "#000000", "bad": "#000000", "wait": "#000000"},
+    outcome_colors={"good": "#555555", "bad": "#555555", "wait": "#555555"},  # the highlight is black
 )
 
 THEMES: dict[str, Theme] = {t.name: t for t in (LIGHT, DARK, PRINT)}

@@ -20,6 +20,9 @@ from ..journey import SmtpLine
 from ..topology import Server
 from .journal import Journal
 
+#: Lines of one transaction's transcript kept (a client sending NOOP forever must not fill the memory).
+MAX_LINES = 400
+
 
 class Connection:
     """What a receiving server knows about one connection: its transcript, client, and journeys."""
@@ -47,9 +50,15 @@ class Connection:
         """The TLS version the session negotiated, as a Received line names it (``TLS`` when unknown)."""
         return self.tls_version or "TLS"
 
+    def _add(self, side: str, text: str) -> None:
+        if len(self.lines) < MAX_LINES:
+            self.lines.append(SmtpLine(side, text))
+        elif len(self.lines) == MAX_LINES:
+            self.lines.append(SmtpLine(side, "(... the rest of this session is not recorded)"))
+
     def server_line(self, text: str) -> None:
         for part in text.split("\r\n"):
-            self.lines.append(SmtpLine("S", part))
+            self._add("S", part)
         if text.startswith("354"):
             self.in_data, self.data_bytes = True, 0
         self.secret_next = text.startswith("334")
@@ -58,8 +67,8 @@ class Connection:
         if self.in_data:
             if raw == b".\r\n":
                 self.in_data = False
-                self.lines.append(SmtpLine("C", f"({self.data_bytes} bytes of message: headers, blank line, body)"))
-                self.lines.append(SmtpLine("C", "."))
+                self._add("C", f"({self.data_bytes} bytes of message: headers, blank line, body)")
+                self._add("C", ".")
             else:
                 self.data_bytes += len(raw)
             return
@@ -72,7 +81,7 @@ class Connection:
             text = " ".join(words[:2] + (["********"] if len(words) > 2 else []))
         if self.tx_closed and text[:4].upper() == "MAIL":
             self.lines, self.tx_closed = [], False
-        self.lines.append(SmtpLine("C", text))
+        self._add("C", text)
 
     def bind(self, key: int) -> None:
         if key not in self.keys:

@@ -62,9 +62,10 @@ class LoopbackDNS:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.bind((LOOPBACK, self.port))
-        except OSError as err:
+        except (OSError, OverflowError) as err:
             sock.close()
-            raise LiveError(f"The DNS server could not listen on {LOOPBACK} port {self.port}: {err.strerror}.") from None
+            why = getattr(err, "strerror", None) or "not a port number (0 to 65535)"
+            raise LiveError(f"The DNS server could not listen on {LOOPBACK} port {self.port}: {why}.") from None
         sock.settimeout(0.2)
         self._sock = sock
         self.port = sock.getsockname()[1]

@@ -62,6 +62,7 @@ class MailQueue:
         self._cond = threading.Condition()
         self._seq = itertools.count()
         self._stopping = False
+        self._busy = 0
         self._threads = [threading.Thread(target=self._run, name=f"mailhops-queue-{name}-{i}", daemon=True)
                          for i in range(workers)]
         spool.mkdir(parents=True, exist_ok=True)
@@ -69,6 +70,33 @@ class MailQueue:
     def start(self) -> None:
         for t in self._threads:
             t.start()
+
+    def recover(self, make_key: Callable[[Envelope], int]) -> list[QueueEntry]:
+        """Queue again every message a previous run left in the spool (``mailhops serve --spool DIR``).
+
+        Each file holds one line of JSON (the envelope) and the message as the server stamped it; the
+        journey of each gets a new key from ``make_key``. Files that are not spool entries are left alone.
+        """
+        found = []
+        for path in sorted(p for p in self.spool.iterdir() if p.is_file()):
+            try:
+                head, _, message = path.read_bytes().partition(b"\n")
+                data = json.loads(head)
+                env = Envelope(str(data["mail_from"]), str(data["rcpt"]), data.get("original_rcpt"))
+                seq = int(path.name.split("-", 1)[0])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            qid = path.name.split("-", 1)[1] if "-" in path.name else None
+            entry = QueueEntry(make_key(env), env, message, qid=None if qid == "noid" else qid, path=path)
+            self._seq = itertools.count(max(seq + 1, next(self._seq)))
+            found.append(entry)
+            self.put(entry)
+        return found
+
+    def idle(self) -> bool:
+        """Nothing waiting and nothing being worked on."""
+        with self._cond:
+            return not self._heap and self._busy == 0
 
     def put(self, entry: QueueEntry, delay: float = 0.0) -> None:
         seq = next(self._seq)
@@ -101,7 +129,12 @@ class MailQueue:
                 if self._stopping:
                     return
                 _, _, entry = heapq.heappop(self._heap)
-            self._attempt(entry)
+                self._busy += 1
+            try:
+                self._attempt(entry)
+            finally:
+                with self._cond:
+                    self._busy -= 1
 
     def stop(self) -> None:
         with self._cond:

@@ -44,13 +44,19 @@ class MailServer:
     """
 
     def __init__(self, server: Server, *, lmtp: bool, shared: Shared, sender: Sender, mailboxes: Mailboxes,
-                 spool: Path, workers: int) -> None:
+                 spool: Path, workers: int, address: str = LOOPBACK) -> None:
         self.server = server
+        #: The loopback address this server listens on (what its Received lines name as ``by``).
+        self.address = address
         self.lmtp = lmtp
         self.shared = shared
         self.sender = sender
         self.mailboxes = mailboxes
         self.queue = MailQueue(server.name, spool, workers, self._attempt)
+        #: Its greylist (mailhops.mta.policy), on the live clock: the first retry comes after the schedule's first
+        #: wait instead of Postfix's minimal_backoff_time (300 s), so the greylisting delay shrinks alike.
+        schedule = shared.retry_schedule
+        self.greylist = srv.policy.Greylist(scale=(schedule[0] if schedule else 1.0) / 300.0)
 
     def start(self) -> None:
         self.queue.start()
@@ -77,14 +83,14 @@ class MailServer:
         with shared.rng_lock:
             # webmail writes no queue id (Roundcube's Received line has none)
             qid = None if sess.http else srv.queue_id(server if not self.lmtp else srv.lmtp_twin(server), shared.rng, when)
-            stamp_as = dataclasses.replace(server, ip=LOOPBACK)
+            stamp_as = dataclasses.replace(server, ip=self.address)
             stamped, added = srv.stamp(shared.topology, stamp_as, sess, env, message, when, qid, shared.rng)
         return qid, stamped, added
 
     def _accepted_hop(self, conn: Connection, sess: Session, env: Envelope, when: datetime, qid: str | None,
                       added: list[str]) -> Hop:
         server = self.server
-        return Hop(n=0, from_name=srv.from_name_of(srv.flavour(server, sess), sess.helo, sess.rdns), ip=sess.client_ip, by_name=server.name, by_ip=LOOPBACK,
+        return Hop(n=0, from_name=srv.from_name_of(srv.flavour(server, sess), sess.helo, sess.rdns), ip=sess.client_ip, by_name=server.name, by_ip=self.address,
                    with_=srv.with_word(server, sess), id=qid,
                    for_=None if (server.mta == "exchange" and not self.lmtp) or sess.http else env.rcpt,
                    date=when.astimezone(srv.tz_of(server)).replace(microsecond=0), helo=sess.helo or None, rdns=sess.rdns,
@@ -256,7 +262,7 @@ class MailServer:
         field_text = srv.local_injection(reporter, local, qid)
         if field_text is not None:  # the bounce daemon injects the DSN locally; cleanup stamps it (as the simulator does)
             dsn = hdr.prepend(dsn, [field_text])
-            shared.journal.add_hop(bkey, Hop(n=0, by_name=reporter.name, by_ip=LOOPBACK, id=qid, date=local, mta="postfix",
+            shared.journal.add_hop(bkey, Hop(n=0, by_name=reporter.name, by_ip=self.address, id=qid, date=local, mta="postfix",
                                              envelope_from="", added_headers=[field_text], by_server=reporter.name,
                                              decision="bounce written and queued locally by the bounce daemon"), time.time())
         return bkey, dsn, qid

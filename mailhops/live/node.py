@@ -26,26 +26,34 @@ import dns.asyncresolver
 import dns.resolver
 
 from ..errors import LiveError
+from ..mta import roles as srv
 from ..topology import Server
 from .loopback_dns import LOOPBACK
 from .mailserver import MailServer
 from .smtp import LoopbackController, start_server
 from .webmail import WebmailServer
 
+#: How many connections wait to be accepted (the kernel caps it at net.core.somaxconn); Postfix's default is 100,
+#: which left clients of a 500-connection burst hanging, so the servers ask for more.
+BACKLOG = 1024
 
-def bind(port: int, *, listen: bool) -> socket.socket:
-    """A TCP socket bound to ``127.0.0.1:port`` (listening if asked); :class:`LiveError` if the port is taken."""
+
+def bind(port: int, *, listen: bool, host: str = LOOPBACK) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (listening if asked); :class:`LiveError` if the port is taken."""
     # proto=IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections (it checks the protocol number)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     if os.name == "posix":  # rebinding past TIME_WAIT; on Windows SO_REUSEADDR would let two servers share a port
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((LOOPBACK, port))
+        sock.bind((host, port))
         if listen:
-            sock.listen(128)
+            sock.listen(BACKLOG)
+    except OverflowError:
+        sock.close()
+        raise LiveError(f"Port {port} is not a port number (0 to 65535); choose another port base.") from None
     except OSError as err:
         sock.close()
-        raise LiveError(f"Port {port} on {LOOPBACK} is already in use ({err.strerror}); choose another port base.") from None
+        raise LiveError(f"Port {port} on {host} is already in use ({err.strerror}); choose another port base.") from None
     return sock
 
 
@@ -55,6 +63,7 @@ class Node:
 
     server: Server
     kind: str = "smtp"
+    host: str = LOOPBACK
     port: int | None = None
     mail: MailServer | None = None
     controller: LoopbackController | None = None
@@ -63,7 +72,9 @@ class Node:
 
     @staticmethod
     def kind_of(server: Server) -> str:
-        return {"client": "client", "webmail": "http", "mailbox": "lmtp"}.get(server.role, "smtp")
+        if server.role == "mailbox":  # LMTP, unless the MTA delivers over SMTP (Exchange's Mailbox Transport)
+            return "lmtp" if srv.transfer_protocol(server, server)[2] else "smtp"
+        return {"client": "client", "webmail": "http"}.get(server.role, "smtp")
 
     @property
     def lmtp(self) -> bool:
@@ -80,7 +91,7 @@ class Node:
 
     def reserve(self, port: int) -> None:
         """Hold ``port`` (0: one the system chooses) without listening: connections are refused until :meth:`listen`."""
-        sock = bind(port, listen=False)
+        sock = bind(port, listen=False, host=self.host)
         self.port = sock.getsockname()[1]
         self.placeholder = sock
 
@@ -90,9 +101,9 @@ class Node:
         if self.placeholder is not None:
             self.placeholder.close()
             self.placeholder = None
-        sock = bind(self.port, listen=True)
+        sock = bind(self.port, listen=True, host=self.host)
         if self.kind == "http":
-            self.webmail = WebmailServer(sock, self.mail, resolver, self.port)
+            self.webmail = WebmailServer(sock, self.mail, resolver)
         else:
             self.controller = start_server(sock, self.mail, tls=tls, aresolver=aresolver)
 
@@ -108,7 +119,7 @@ class Node:
     def take_down(self) -> None:
         """Stop listening but keep the port: connections to it are refused, as to a server that is down."""
         self.silence()
-        self.placeholder = bind(self.port or 0, listen=False)
+        self.placeholder = bind(self.port or 0, listen=False, host=self.host)
 
     def close(self) -> None:
         """Stop listening and free the port."""

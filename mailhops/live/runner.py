@@ -40,9 +40,14 @@ In a notebook (whose kernel already runs an event loop) the servers run in their
     journey = live.send("alice@example.org", "bob@example.net")
     live.stop()                       # or use ``with LiveTopology(...) as live:``
 
-Safety: everything binds 127.0.0.1 only; a server relays only for its own domains, for authenticated
-users and for the servers of its own organisation (no open relay); messages are limited in size; every
-connection has a timeout. Plain-text AUTH is allowed without TLS because nothing leaves loopback.
+Safety on a shared machine (anything on it can connect to loopback): every server listens on its own
+loopback address (127.0.0.2, 127.0.0.3, ...; :mod:`mailhops.live.addresses`) and nothing leaves 127.0.0.0/8;
+a server relays only for its own domains, for authenticated users and for the servers of its own
+organisation (no open relay); internal servers take mail only from the servers linked to them
+(``mynetworks``), so nothing skips a filter; AUTH is offered only by submission servers and only after
+STARTTLS, and a login sends only as its own address; commands with control characters or invalid UTF-8
+are refused and never reach a header; recipients, sizes, line lengths, errors and reads are limited as
+Postfix's defaults limit them (:mod:`mailhops.live.smtp`).
 A refused relay attempt gets ``550 5.7.1`` in the imitated MTA's own words (:func:`mailhops.mta.roles.relay_denied`):
 Postfix says ``550 5.7.1 <rcpt>: Relay access denied`` (smtpd's ``reject_unauth_destination``, with
 ``relay_domains_reject_code = 550``; Postfix's default code is 554), Exim ``550 5.7.1 relay not permitted``.
@@ -57,17 +62,20 @@ import random
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..dns import TopologyDNS
+from ..dns import ResolverView, TopologyDNS
 from ..errors import LiveError, TopologyError
 from ..journey import Journey, Outcome
 from ..mta import roles as srv
+from ..mta import trust
 from ..mta.roles import Envelope, Reply
 from ..topology import Server, Topology, User, check_address, domain_of
+from .addresses import loopback_network
 from .connections import Peers
 from .describe import describe
 from .journal import Journal
@@ -84,8 +92,10 @@ from .tls import client_context, server_context
 RETRY_SCHEDULE: tuple[float, ...] = (2.0, 4.0, 8.0)
 #: Largest message accepted, in bytes (Postfix's ``message_size_limit`` default).
 SIZE_LIMIT = 10_240_000
-#: Seconds a connection may stay idle, and the client-side timeout of every connection.
+#: Seconds a server waits for each read from a client (and the client side for each reply).
 TIMEOUT = 30.0
+#: Journeys the journal keeps once they are over (the rest are let go, so memory stays bounded).
+KEEP_JOURNEYS = 200
 #: The password of every user of a live topology (loopback only; shown by ``mailhops serve``).
 PASSWORD = "mailhops"
 
@@ -134,7 +144,9 @@ class LiveTopology:
         self.timeout = timeout
         self.password = password
         self.workers = workers
-        self.journal = Journal(on_event, topology)
+        self.journal = Journal(on_event, topology, keep=KEEP_JOURNEYS)
+        #: The topology the servers really run: a copy whose servers sit on their own loopback addresses.
+        self.network, self.note = loopback_network(topology)
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._peers = Peers()
@@ -144,7 +156,7 @@ class LiveTopology:
         self._started = False
 
     def __repr__(self) -> str:
-        state = f"running on {LOOPBACK}, {len(self.ports)} ports" if self._started else "stopped"
+        state = f"running on loopback, {len(self.ports)} ports" if self._started else "stopped"
         return f"LiveTopology({self.topology.name!r}, {state})"
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -179,6 +191,8 @@ class LiveTopology:
 
     def _start(self) -> None:
         self._nodes = {}
+        self.network, self.note = loopback_network(self.topology)
+        self.journal.topology = self.network
         self.directory = self._make_directory()
         self._tls = server_context(self.directory)
         self._client_tls = client_context()
@@ -198,8 +212,8 @@ class LiveTopology:
     def _reserve_ports(self) -> int:
         """One node per server, each holding its port (numbered from ``port_base`` in order); returns the DNS's port."""
         offset = 0
-        for server in self.topology.servers.values():
-            node = Node(server, kind=Node.kind_of(server))
+        for server in self.network.servers.values():
+            node = Node(server, kind=Node.kind_of(server), host=LOOPBACK if self.note else server.ip)
             self._nodes[server.name] = node
             if node.kind == "client":
                 continue
@@ -208,24 +222,29 @@ class LiveTopology:
         return self._port(offset)
 
     def _start_dns(self, port: int) -> None:
-        self._dns = LoopbackDNS(TopologyDNS(self.topology), port=port).start()
+        self._dns = LoopbackDNS(TopologyDNS(self.network), port=port).start()
         self._resolver = self._dns.resolver(timeout=min(self.timeout, 2.0))
+        # SPF policies, DKIM keys and DMARC policies: the servers ask the loopback DNS, as real MTAs ask theirs
+        trust.check_with(self.network, ResolverView(self._dns.resolver(timeout=min(self.timeout, 2.0))))
         self._aresolver = self._dns.async_resolver(timeout=min(self.timeout, 2.0))
 
     def _start_mail_servers(self) -> None:
         """Each server's mail handling and queue workers, and its listener when the server is up."""
         assert self.directory is not None
-        shared = Shared(self.topology, self.journal, self._peers, self._rng, self._rng_lock, password=self.password,
-                        timeout=self.timeout, size_limit=self.size_limit, retry_schedule=self.retry_schedule)
-        ports = {name: node.port for name, node in self._nodes.items()}
-        self._sender = Sender(shared, self._resolver, self._client_tls, ports, cache_size=self.workers)
-        mailboxes = Mailboxes(self.topology, self.directory, temporary=self._own_dir)
+        shared = Shared(self.network, self.journal, self._peers, self._rng, self._rng_lock, password=self.password,
+                        timeout=self.timeout, size_limit=self.size_limit, retry_schedule=self.retry_schedule,
+                        distinct=self.note is None)
+        self._shared = shared
+        where = {name: (node.host, node.port) for name, node in self._nodes.items()}
+        self._sender = Sender(shared, self._resolver, self._client_tls, where, cache_size=self.workers)
+        mailboxes = Mailboxes(self.network, self.directory, temporary=self._own_dir)
         for node in self._nodes.values():
             if node.kind == "client":
                 continue
             node.mail = MailServer(node.server, lmtp=node.lmtp, shared=shared, sender=self._sender, mailboxes=mailboxes,
                                    spool=self.directory / "spool" / node.server.name,
-                                   workers=self.workers if node.kind != "lmtp" else 1)
+                                   workers=self.workers if node.kind != "lmtp" else 1, address=node.host)
+            node.mail.queue.recover(lambda env: self.journal.new(env.mail_from, env.rcpt))
             node.mail.start()
             if node.server.up:
                 self._listen(node)
@@ -247,10 +266,27 @@ class LiveTopology:
         for node in self._nodes.values():
             node.close()
         if self._dns is not None:
+            trust.check_with(self.network, None)  # its zones again, once the loopback DNS is gone
             self._dns.stop()
             self._dns = None
         if self._own_dir and self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+    def drain(self, timeout: float = 10.0) -> list[tuple[str, QueueEntry]]:
+        """Stop accepting (every listener closes), let the queues work for up to ``timeout`` s; return what is left.
+
+        What is left stays in the spool (each entry's ``path``) when the directory is kept, and
+        ``LiveTopology(..., directory=same)`` — ``mailhops serve --spool DIR`` — takes it up again.
+        """
+        for node in self._nodes.values():
+            if node.running:
+                node.silence()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(n.mail is None or n.mail.queue.idle() for n in self._nodes.values()) and not self.pending():
+                break
+            time.sleep(0.05)
+        return self.pending()
 
     def stop_server(self, name: str) -> None:
         """Take one server down (connections to its port are refused) — e.g. a primary MX, to see the fallback."""
@@ -281,6 +317,16 @@ class LiveTopology:
     def ports(self) -> dict[str, int]:
         """The loopback port of each server that listens (clients have none)."""
         return {name: n.port for name, n in self._nodes.items() if n.port is not None}
+
+    def address_of(self, name: str) -> tuple[str, int]:
+        """The loopback (address, port) of server ``name`` — where to connect to it.
+
+        Each server has its own address (127.0.0.2, 127.0.0.3, ...) where the system allows it, else 127.0.0.1.
+        """
+        node = self._node(name)
+        if node.port is None:
+            raise LiveError(f"{name} is a mail client: it has no port to connect to.")
+        return node.host, node.port
 
     def addresses(self) -> dict[str, tuple[str, int]]:
         """The (host, port) every listening socket is really bound to, read from the sockets themselves."""
@@ -315,8 +361,8 @@ class LiveTopology:
 
     def describe(self) -> str:
         """Which port plays which server, and ready-to-paste ways to send a message into the topology."""
-        return describe(self.topology, self._nodes.values(), dns_port=self.dns_port, password=self.password,
-                        directory=self.directory)
+        return describe(self.network, self._nodes.values(), dns_port=self.dns_port, password=self.password,
+                        directory=self.directory, note=self.note)
 
     # -- sending --------------------------------------------------------------------------------
     def send(
@@ -340,9 +386,15 @@ class LiveTopology:
             raise LiveError("The live topology is not running; call start() or use it in a with-block.")
         sender, recipient = check_address(sender), check_address(recipient)
         user, origin, nxt = self._first_hop(sender, recipient)
-        http = srv.transfer_protocol(origin, nxt)[3]
+        http = nxt is not None and srv.transfer_protocol(origin, nxt)[3]
         message = self._client_message(user, origin, sender, recipient, subject, body, message, http=http)
         key = self.journal.new(sender, recipient)
+        if nxt is None:  # a mail program with no outgoing server looks up the recipient's MX itself
+            answer = self._sender.find_mx(origin, domain_of(recipient), key)
+            found = [self.network.servers[h] for _, h in answer.candidates if h in self.network.servers]
+            if not found:
+                raise TopologyError(f"{origin.name} finds no MX for {domain_of(recipient)} among the live servers.")
+            nxt = found[0]
         entry = QueueEntry(key, Envelope(sender, recipient), message or b"")
         form = {"_from": sender, "_to": recipient, "_subject": subject, "_message": body}
         if http and message is not None:
@@ -353,13 +405,16 @@ class LiveTopology:
             return self.journal.journey(key)
         return self.journal.wait(key, timeout, final=final)
 
-    def _first_hop(self, sender: str, recipient: str) -> tuple[User, Server, Server]:
-        """The sending user, their mail client (or webmail) and the server it hands the message to."""
-        user = self.topology.users.get(sender)
+    def _first_hop(self, sender: str, recipient: str) -> tuple[User, Server, Server | None]:
+        """The sending user, their mail client (or webmail) and the server it hands the message to (None: the
+        client has no outgoing server and delivers to the recipient's MX itself)."""
+        user = self.network.users.get(sender)
         if user is None or user.client is None:
             raise TopologyError(f"{sender} cannot send: add them as a user with a client (a mail program or webmail).")
-        origin = self.topology.server(user.client)
-        route = srv.route(self.topology, origin, Envelope(sender, recipient))
+        origin = self.network.server(user.client)
+        route = srv.route(self.network, origin, Envelope(sender, recipient))
+        if route.kind == "mx":
+            return user, origin, None
         if not route.servers:
             raise TopologyError(f"{origin.name} has no server to send mail to (add a link).")
         return user, origin, route.servers[0]
@@ -381,6 +436,10 @@ class LiveTopology:
         if kind == "unreachable":
             self.journal.finish(key, Outcome("deferred", "4.4.1", f"{nxt.name} did not answer; the mail client keeps the "
                                              "message in its outbox and tries again later.", server=origin.name))
+        elif kind != "accepted" and reply is not None and not reply.permanent:  # 4xx, a lost connection: try later
+            self.journal.finish(key, Outcome("deferred", reply.status or "4.0.0", f"{nxt.name} answered {reply}; the "
+                                             "mail client keeps the message in its outbox and tries again later.",
+                                             reply=str(reply), server=origin.name))
         elif kind != "accepted":
             assert reply is not None
             self.journal.finish(key, Outcome("rejected", reply.status or "5.0.0", f"{nxt.name} refused it: {reply}; "

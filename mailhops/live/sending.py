@@ -2,7 +2,7 @@
 
 A :class:`Sender` does what a relay's SMTP client does (Postfix's ``smtp``, or a mail program submitting):
 it looks up the MX records of the recipient's domain (:meth:`Sender.find_mx`), finds the loopback port
-that plays a server by resolving its name (:meth:`Sender.port_of`), and speaks SMTP or LMTP with smtplib
+that plays a server by resolving its name (:meth:`Sender.address_of`), and speaks SMTP or LMTP with smtplib
 — STARTTLS and AUTH when the hop calls for them, MAIL, RCPT and DATA pipelined (RFC 2920) when the server
 offers it — or posts the webmail's compose form over HTTP. A relay keeps its session for the next
 message to the same server (Postfix's connection cache) and checks it with ``RSET`` before using it again.
@@ -65,7 +65,7 @@ def pipelined(conn: smtplib.SMTP, mail_from: str, options: list[str], rcpt: str,
     is written with its ``send`` and read back with its ``getreply``.
     """
     params = "".join(f" {o}" for o in options)
-    conn.send(f"MAIL FROM:<{mail_from}>{params}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n")
+    conn.send(f"MAIL FROM:<{mail_from}>{params}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode())
     (m_code, m_text), (r_code, r_text), (d_code, d_text) = conn.getreply(), conn.getreply(), conn.getreply()
     refused = ((m_code, m_text) if m_code != 250 else (r_code, r_text) if r_code not in (250, 251) else None)
     if d_code != 354:
@@ -74,25 +74,52 @@ def pipelined(conn: smtplib.SMTP, mail_from: str, options: list[str], rcpt: str,
         conn.send(b".\r\n")
         conn.getreply()
         return refused
-    body = re.sub(rb"(?m)^\.", b"..", message)  # dot-stuffing (RFC 5321 §4.5.2)
+    conn.send(dot_stuffed(message))
+    return conn.getreply()
+
+
+def dot_stuffed(message: bytes) -> bytes:
+    r"""The message as DATA carries it: a dot doubled at the start of each line (RFC 5321 §4.5.2), then ``.``.
+
+    Only a line's start counts, and lines end in CRLF: a bare LF is not a line end, so no dot is ever added
+    after one (the receiving side takes off exactly the dots added here, so the body crosses any number of
+    hops byte for byte).
+
+    >>> dot_stuffed(b".a\r\nb\n.c\r\n.\r\n")
+    b'..a\r\nb\n.c\r\n..\r\n.\r\n'
+    """
+    body = re.sub(rb"(?:^|(?<=\r\n))\.", b"..", message)
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
-    conn.send(body + b".\r\n")
+    return body + b".\r\n"
+
+
+def _data(conn: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
+    """DATA without smtplib's line-end rewriting (it turns every bare CR and LF into CRLF): the bytes as they are."""
+    code, text = conn.docmd("data")
+    if code != 354:
+        return code, text
+    conn.send(dot_stuffed(message))
     return conn.getreply()
 
 
 def _transaction(conn: smtplib.SMTP, entry: QueueEntry) -> tuple[int, bytes]:
     """MAIL, RCPT and DATA for ``entry`` (pipelined when offered): the first refusal, or DATA's final reply."""
     options = [f"SIZE={len(entry.message)}"] if conn.has_extn("size") else []
+    if not (entry.envelope.mail_from + entry.envelope.rcpt).isascii():  # RFC 6531: say so, or do not send
+        if not conn.has_extn("smtputf8"):
+            return 553, b"5.6.7 Must declare SMTPUTF8 to send unicode address"
+        options.append("SMTPUTF8")
+        conn.command_encoding = "utf-8"
     if conn.has_extn("pipelining"):
         return pipelined(conn, entry.envelope.mail_from, options, entry.envelope.rcpt, entry.message)
-    code, text = conn.mail(entry.envelope.mail_from, options)
+    code, text = conn.docmd(f"MAIL FROM:<{entry.envelope.mail_from}>" + "".join(f" {o}" for o in options))
     if code != 250:
         return code, text
-    code, text = conn.rcpt(entry.envelope.rcpt)
+    code, text = conn.docmd(f"RCPT TO:<{entry.envelope.rcpt}>")
     if code not in (250, 251):
         return code, text
-    return conn.data(entry.message)
+    return _data(conn, entry.message)
 
 
 def _close_quietly(conn: smtplib.SMTP) -> None:
@@ -139,16 +166,16 @@ class _SessionCache:
 class Sender:
     """The client side of every hop of one running topology (shared by all its servers' queue workers).
 
-    ``ports`` maps each server's name to the loopback port that plays it; ``cache_size`` is how many idle
-    sessions a relay keeps to each next server.
+    ``where`` maps each server's name to the loopback (address, port) that plays it (a client's address is
+    where it sends from); ``cache_size`` is how many idle sessions a relay keeps to each next server.
     """
 
     def __init__(self, shared: Shared, resolver: dns.resolver.Resolver, client_tls: ssl.SSLContext,
-                 ports: dict[str, int | None], cache_size: int) -> None:
+                 where: dict[str, tuple[str, int | None]], cache_size: int) -> None:
         self.shared = shared
         self.resolver = resolver
         self.client_tls = client_tls
-        self.ports = ports
+        self.where = where
         self._cache = _SessionCache(cache_size)
 
     def close(self) -> None:
@@ -186,17 +213,24 @@ class Sender:
             result.candidates = [(0, target.name)] if target is not None else []
         return result
 
-    def port_of(self, server: Server) -> int | None:
-        """The loopback port that plays ``server``: its name resolved through the live DNS, the address mapped to a port."""
+    def address_of(self, server: Server) -> tuple[str, int] | None:
+        """The loopback (address, port) that plays ``server``: its name resolved through the live DNS, then its port."""
         try:
             addresses = [r.address for r in self.resolver.resolve(server.name, "A")]
         except dns.exception.DNSException:
             return None
         for address in addresses:
             target = self.shared.topology.server_by_ip(address)
-            if target is not None and target.name in self.ports:
-                return self.ports[target.name]
+            if target is not None and target.name in self.where:
+                host, port = self.where[target.name]
+                if port is not None:
+                    return host, port
         return None
+
+    def source_of(self, client: Server) -> str:
+        """The loopback address ``client`` sends from (its own; 127.0.0.1 where all share it)."""
+        found = self.where.get(client.name)
+        return found[0] if found is not None else LOOPBACK
 
     # -- handing over -----------------------------------------------------------------------------
     def transfer(self, client: Server, nxt: Server, entry: QueueEntry, *,
@@ -206,22 +240,27 @@ class Sender:
         ``form`` is what a mail client posts when ``nxt`` is a webmail front end (HTTP).
         """
         tls, auth, lmtp, http = srv.transfer_protocol(client, nxt)
-        port = self.port_of(nxt)
-        if port is None:
+        if srv.outbound_blocked(client, nxt):  # the client's ISP drops its packets to port 25
+            return self.unreachable(client, nxt, entry, f"Connection timed out (the network of {client.name} blocks "
+                                    f"outgoing port {srv.port_of(nxt)})", None)
+        found = self.address_of(nxt)
+        if found is None:
             return self.unreachable(client, nxt, entry, "Host not found in DNS", None)
+        host, port = found
+        source = self.source_of(client)
         if http:
-            return self._post(client, nxt, port, entry, form or {})
+            return self._post(client, nxt, (host, port), source, entry, form or {})
         caching = client.role not in ("client", "webmail")  # mail programs open a new session per message
         conn = self._reuse(client, nxt, entry.key) if caching else None
         fresh = conn is None
         if conn is None:
             try:  # connecting in the constructor also reads the greeting (and names the host for STARTTLS)
                 conn = (smtplib.LMTP if lmtp else smtplib.SMTP)(
-                    LOOPBACK, port, local_hostname=client.helo_name, timeout=self.shared.timeout, source_address=(LOOPBACK, 0))
+                    host, port, local_hostname=client.helo_name, timeout=self.shared.timeout, source_address=(source, 0))
             except smtplib.SMTPConnectError as err:
                 return "refused", smtp_reply(err.smtp_code, err.smtp_error)
             except OSError as err:
-                return self.unreachable(client, nxt, entry, err.strerror or str(err), port)
+                return self.unreachable(client, nxt, entry, err.strerror or str(err), (host, port))
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay after the TLS handshake
             self.shared.peers.sending(conn.sock.getsockname()[1], client, entry.key)
         local_port = conn.sock.getsockname()[1]
@@ -236,8 +275,8 @@ class Sender:
             return "accepted", smtp_reply(code, text)
         except smtplib.SMTPAuthenticationError as err:
             return "refused", smtp_reply(err.smtp_code, err.smtp_error)
-        except (smtplib.SMTPException, OSError) as err:
-            return "refused", Reply(421, "4.4.2", f"lost connection with {nxt.name}[{LOOPBACK}]:{port} ({err.__class__.__name__})")
+        except (smtplib.SMTPException, OSError) as err:  # a temporary failure: the message is deferred and retried
+            return "refused", Reply(421, "4.4.2", f"lost connection with {nxt.name}[{host}]:{port} ({err.__class__.__name__})")
         finally:
             self._release(client, nxt, conn, local_port, keep=keep)
 
@@ -263,7 +302,7 @@ class Sender:
     def _open_session(self, conn: smtplib.SMTP, *, tls: bool, auth: bool, login: str) -> None:
         """EHLO, then STARTTLS and EHLO again when the hop uses TLS, then AUTH when it is a submission."""
         conn.ehlo()
-        if tls and conn.has_extn("starttls"):
+        if (tls or auth) and conn.has_extn("starttls"):  # AUTH is offered only inside TLS (smtpd_tls_auth_only)
             conn.starttls(context=self.client_tls)
             conn.ehlo()
         if auth:
@@ -283,17 +322,18 @@ class Sender:
             peers.end_transaction(local_port)
             peers.sent(local_port)
 
-    def _post(self, client: Server, nxt: Server, port: int, entry: QueueEntry, form: dict[str, str]) -> tuple[str, Reply | None]:
+    def _post(self, client: Server, nxt: Server, where: tuple[str, int], source: str, entry: QueueEntry,
+              form: dict[str, str]) -> tuple[str, Reply | None]:
         """A mail client's webmail session: the compose form posted with HTTP Basic login."""
         body = urllib.parse.urlencode(form).encode()
         login = entry.envelope.mail_from.split("@")[0]
         token = base64.b64encode(f"{login}:{self.shared.password}".encode()).decode()
-        conn = http.client.HTTPConnection(LOOPBACK, port, timeout=self.shared.timeout, source_address=(LOOPBACK, 0))
+        conn = http.client.HTTPConnection(where[0], where[1], timeout=self.shared.timeout, source_address=(source, 0))
         try:
             conn.connect()
         except OSError as err:
             conn.close()
-            return self.unreachable(client, nxt, entry, err.strerror or str(err), port)
+            return self.unreachable(client, nxt, entry, err.strerror or str(err), where)
         local_port = conn.sock.getsockname()[1]
         self.shared.peers.sending(local_port, client, entry.key)
         try:
@@ -310,11 +350,13 @@ class Sender:
             conn.close()
             self.shared.peers.sent(local_port)
 
-    def unreachable(self, client: Server, nxt: Server, entry: QueueEntry, why: str, port: int | None) -> tuple[str, None]:
+    def unreachable(self, client: Server, nxt: Server, entry: QueueEntry, why: str,
+                    address: tuple[str, int] | None) -> tuple[str, None]:
         """Record a failed connection attempt in the journey (nobody answered, so no transcript but this)."""
-        where = f"{nxt.name}[{LOOPBACK}]:{port}" if port is not None else nxt.name
+        where = f"{nxt.name}[{address[0]}]:{address[1]}" if address is not None else nxt.name
         text = f"connect to {where}: {why}"
-        hop = Hop(n=0, from_name=client.name, ip=LOOPBACK, by_name=nxt.name, by_ip=LOOPBACK, date=now().replace(microsecond=0),
+        hop = Hop(n=0, from_name=client.name, ip=self.source_of(client), by_name=nxt.name,
+                  by_ip=address[0] if address is not None else None, date=now().replace(microsecond=0),
                   envelope_from=entry.envelope.mail_from, mta=nxt.mta, smtp=[SmtpLine("C", f"({text})")],
                   status="unreachable", decision=text, from_server=client.name, by_server=nxt.name)
         self.shared.journal.add_attempt(entry.key, hop)

@@ -43,3 +43,9 @@ class Shared:
     timeout: float
     size_limit: int
     retry_schedule: tuple[float, ...]
+    #: True when every server has its own loopback address (False: all share 127.0.0.1, told apart by port).
+    distinct: bool = True
+    #: Recipients per message (Postfix's smtpd_recipient_limit).
+    recipient_limit: int = 1000
+    #: Error replies in one session before the server says 421 and hangs up (Postfix's smtpd_hard_error_limit).
+    error_limit: int = 20

@@ -1,4 +1,4 @@
-"""The receiving side: aiosmtpd SMTP and LMTP servers that record every line of every session.
+r"""The receiving side: aiosmtpd SMTP and LMTP servers that record every line of every session.
 
 :func:`start_server` runs one server node on a socket bound in advance: aiosmtpd's protocol classes with
 the :class:`_Recording` mix-in (both sides of the dialogue go into a
@@ -11,6 +11,23 @@ controller (:class:`LoopbackController`), one event loop per server.
 ['RecordingLMTP', '_Recording', 'LMTP']
 >>> _null("<>"), _null("alice@example.org")
 ('', 'alice@example.org')
+
+What a client sends is checked before anything uses it, with Postfix's replies: invalid UTF-8 gets
+``500 5.5.2 Error: bad UTF-8 syntax``; a control character (CR, LF, NUL, ESC, ...) in HELO/EHLO gets
+``501 Syntax: EHLO hostname``, in MAIL FROM ``501 5.1.7 Bad sender address syntax``, in RCPT TO
+``501 5.1.3 Bad recipient address syntax`` — so nothing a client typed can start a header line of its own.
+
+>>> _hostile("mx.example.net"), _hostile("a\rBcc: x"), _hostile("caf\udce9"), _hostile("\x1b[31m")
+(None, 'control', 'utf8', 'control')
+
+Limits, as Postfix's defaults: 1000 recipients a message (``452 4.5.3 Error: too many recipients``; a
+recipient named twice is delivered once), lines of 998 octets plus CRLF, the size counted as the client
+sent it, 20 error replies a session (then ``421 4.7.0 <host> Error: too many errors``), a timeout for
+each read (not for a whole DATA). A bare LF in a message is refused as Postfix 3.9 does in its
+``smtpd_forbid_bare_newline = reject`` mode (``550 5.5.2 <host> Error: bare <LF> received``, then the
+connection is closed), so a ``\n.\n`` can never end a message early at a later hop. AUTH is offered only
+by submission servers and only after STARTTLS (``smtpd_tls_auth_only``); a login sends only as its own
+address (``reject_sender_login_mismatch``).
 """
 
 from __future__ import annotations
@@ -35,7 +52,8 @@ from ..errors import LiveError, TopologyError
 from ..journey import Hop, Outcome
 from ..mta import roles as srv
 from ..mta.roles import Envelope, Reply, Session
-from ..topology import check_address
+from ..topology import Server, check_address
+from .addresses import is_public, upstream_names
 from .connections import Connection
 from .loopback_dns import LOOPBACK
 from .shared import Shared, now
@@ -54,22 +72,42 @@ class _QuietLoginData(logging.Filter):
 logging.getLogger("mail.log").addFilter(_QuietLoginData())
 
 
-class _ReaderTap:
-    """Wraps aiosmtpd's StreamReader so that every line the client sends is recorded."""
+#: How much larger than the size limit a message may grow on its way (the hops' own headers): the size a
+#: client sends is checked at the first server, so a message is never refused later for what the hops added.
+HEADROOM = 256 * 1024
 
-    def __init__(self, reader: asyncio.StreamReader, conn: Connection) -> None:
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _hostile(text: str | None) -> str | None:
+    """``'utf8'`` (invalid UTF-8, kept as surrogates by aiosmtpd), ``'control'`` (a control character) or None."""
+    if not text:
+        return None
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        return "utf8"
+    if _CONTROL.search(text):
+        return "control"
+    return None
+
+
+class _ReaderTap:
+    """Wraps aiosmtpd's StreamReader so that every line the client sends is recorded (and each read restarts the timer)."""
+
+    def __init__(self, reader: asyncio.StreamReader, conn: Connection, smtp: Any) -> None:
         object.__setattr__(self, "_r", reader)
         object.__setattr__(self, "_conn", conn)
+        object.__setattr__(self, "_smtp", smtp)
+
+    def _read(self, line: bytes) -> bytes:
+        self._conn.client_line(line)
+        self._smtp._reset_timeout()  # a timeout per read, as Postfix's smtpd_timeout: a slow but active client goes on
+        return line
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
-        line = await self._r.readuntil(separator)
-        self._conn.client_line(line)
-        return line
+        return self._read(await self._r.readuntil(separator))
 
     async def readline(self) -> bytes:
-        line = await self._r.readline()
-        self._conn.client_line(line)
-        return line
+        return self._read(await self._r.readline())
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._r, name)
@@ -84,9 +122,14 @@ _PLAIN_PATH = re.compile(r"\s*<((?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-
 
 
 class _Recording:
-    """Mixed into aiosmtpd's SMTP and LMTP classes: record both sides of the dialogue."""
+    """Mixed into aiosmtpd's SMTP and LMTP classes: record both sides, check what the client sends, count errors."""
 
     _mh: Connection
+    #: 998 octets and CRLF (RFC 5321 §4.5.3.1.6); aiosmtpd's own default lets 999 through
+    line_length_limit = 1000
+    _mh_errors = 0
+    _mh_error_limit = 20
+    _mh_submission = False
 
     def __dir__(self) -> list[str]:
         # aiosmtpd builds its command tables on every new connection from dir(self), reading every attribute
@@ -95,7 +138,55 @@ class _Recording:
         return _names_for_aiosmtpd(type(self), ("smtp_", "auth_"))
 
     def _cb_client_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        super()._cb_client_connected(_ReaderTap(reader, self._mh), writer)  # type: ignore[misc, arg-type]
+        super()._cb_client_connected(_ReaderTap(reader, self._mh, self), writer)  # type: ignore[misc, arg-type]
+
+    # -- what the client sends, checked before anything uses it (Postfix's replies) -----------------
+    async def _refuse_hostile(self, arg: str | None, control_reply: str) -> bool:
+        found = _hostile(arg)
+        if found is None:
+            return False
+        await self.push("500 5.5.2 Error: bad UTF-8 syntax" if found == "utf8" else control_reply)
+        return True
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        if not await self._refuse_hostile(hostname, "501 Syntax: HELO hostname"):
+            await super().smtp_HELO(hostname)  # type: ignore[misc]
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        if not await self._refuse_hostile(hostname, "501 Syntax: EHLO hostname"):
+            await super().smtp_EHLO(hostname)  # type: ignore[misc]
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if not await self._refuse_hostile(arg, "501 5.1.7 Bad sender address syntax"):
+            await super().smtp_MAIL(arg)  # type: ignore[misc]
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        if not await self._refuse_hostile(arg, "501 5.1.3 Bad recipient address syntax"):
+            await super().smtp_RCPT(arg)  # type: ignore[misc]
+
+    async def smtp_VRFY(self, arg: str | None) -> None:
+        if not await self._refuse_hostile(arg, "501 5.5.4 Syntax: VRFY address"):
+            await super().smtp_VRFY(arg)  # type: ignore[misc]
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        # smtpd_tls_auth_only: AUTH exists only on a submission server, and only inside TLS
+        if not self._mh_submission or self._tls_protocol is None:  # type: ignore[attr-defined]
+            await self.push("503 5.5.1 Error: authentication not enabled")
+            return
+        if not await self._refuse_hostile(arg, "501 5.5.4 Syntax: AUTH mechanism"):
+            await super().smtp_AUTH(arg)  # type: ignore[misc]
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self._tls_protocol is not None:  # type: ignore[attr-defined] # Postfix's words (smtpd.c), not a traceback
+            await self.push("554 5.5.1 Error: TLS already active")
+            return
+        await super().smtp_STARTTLS(arg)  # type: ignore[misc]
+
+    async def challenge_auth(self, *args: Any, **kw: Any) -> Any:
+        blob = await super().challenge_auth(*args, **kw)  # type: ignore[misc]
+        if isinstance(blob, bytes) and _hostile(blob.decode("utf-8", "surrogateescape")) is not None:
+            return b"\x00"  # a login or password with control characters or bad UTF-8 can only fail
+        return blob
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd parses every MAIL/RCPT path with the email package's full RFC 5322 parser, which is slow;
@@ -107,6 +198,17 @@ class _Recording:
 
     async def push(self, status: Any) -> None:
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
+        await self._push(status, text)
+        if text[:1] in ("4", "5") and text[:3] != "421" and text[3:4] == " ":
+            # smtpd_hard_error_limit: after this many errors, one 421 and the connection is closed
+            self._mh_errors += 1
+            if self._mh_errors >= self._mh_error_limit and self.transport is not None:  # type: ignore[attr-defined]
+                await self._push(None, f"421 4.7.0 {self.hostname} Error: too many errors")  # type: ignore[attr-defined]
+                self.transport.close()  # type: ignore[attr-defined]
+
+    async def _push(self, status: Any, text: str) -> None:
+        if status is None:
+            status = text
         self._mh.server_line(text)
         # aiosmtpd pushes a multi-line reply (EHLO's) one line at a time, each its own TLS record and send();
         # like Postfix's smtpd, which buffers its output and flushes once per reply, the continuation lines
@@ -137,14 +239,16 @@ class RecordingSMTP(_Recording, SMTP):
 
 
 class RecordingLMTP(_Recording, LMTP):
-    pass
+    async def smtp_LHLO(self, hostname: str) -> None:
+        if not await self._refuse_hostile(hostname, "501 Syntax: LHLO hostname"):
+            await super().smtp_LHLO(hostname)
 
 
 class LoopbackController(Controller):
-    """aiosmtpd's threaded Controller on a socket we bound ourselves (127.0.0.1, port known in advance)."""
+    """aiosmtpd's threaded Controller on a socket we bound ourselves (a loopback address, port known in advance)."""
 
     def __init__(self, handler: Any, sock: socket.socket, make: Callable[[asyncio.AbstractEventLoop], SMTP], **kw: Any) -> None:
-        super().__init__(handler, hostname=LOOPBACK, port=sock.getsockname()[1], ready_timeout=10.0, **kw)
+        super().__init__(handler, hostname=sock.getsockname()[0], port=sock.getsockname()[1], ready_timeout=10.0, **kw)
         self._sock = sock
         self._make = make
         self.thread_name = str(sock.getsockname()[1])
@@ -161,7 +265,7 @@ class LoopbackController(Controller):
         return self.loop.create_server(self._factory_invoker, sock=self._sock)
 
     def _trigger_server(self) -> None:  # the stock one would go through the handler; a plain connect suffices
-        with socket.create_connection((LOOPBACK, self.port), 2.0) as s:
+        with socket.create_connection((self.hostname, self.port), 2.0) as s:
             s.recv(1024)
 
 
@@ -171,6 +275,10 @@ class Handler:
     def __init__(self, mail: MailServer, aresolver: dns.asyncresolver.Resolver) -> None:
         self.mail = mail
         self.aresolver = aresolver
+        #: mynetworks: an internal server takes mail only from the servers linked to it (None: from anyone)
+        self.allowed: set[str] | None = None
+        if mail is not None and not _public(mail.shared.topology, mail.server):
+            self.allowed = upstream_names(mail.shared.topology, mail.server)
 
     def __dir__(self) -> list[str]:  # aiosmtpd reads the handler's hooks from dir() on every connection too
         return _names_for_aiosmtpd(type(self), ("handle_", "auth_"))
@@ -184,6 +292,8 @@ class Handler:
             # message (journey) in each transaction, so the journey is looked up again every time
             conn.identified = True
             found = self.mail.shared.peers.sender(peer[1])
+            if found is not None and self.mail.shared.distinct and peer[0] != found[0].ip:
+                found = None  # the port is one of ours but the address is not the sending server's: a stranger
             if found is not None:
                 conn.client, conn.key = found
                 conn.peer_port = peer[1]
@@ -213,23 +323,68 @@ class Handler:
         session.host_name = hostname
         if self.mail.server.role != "submission":
             responses = [r for r in responses if not r[4:].startswith("AUTH")]
+        # the size limit a client is told is the one its message is checked against (the hops' headers aside)
+        responses = [f"250-SIZE {self.mail.shared.size_limit}" if r.startswith("250-SIZE") else r for r in responses]
         # aiosmtpd reads one command after the other from its buffer, so pipelined commands work; say so, as
         # Postfix, Exim and Exchange do (and as every LMTP server must, RFC 2033 §4.1)
         return responses[:1] + ["250-PIPELINING"] + responses[1:]
 
     async def handle_MAIL(self, smtp: SMTP, session: Any, envelope: Any, address: str, options: list[str]) -> str:
-        await self._identify(smtp)
+        conn = await self._identify(smtp)
+        if not address.isascii() and not envelope.smtp_utf8:  # RFC 6531 §3.4, in Postfix's words
+            return "553 5.6.7 Must declare SMTPUTF8 to send unicode address"
+        mismatch = self._login_mismatch(session, conn, _null(address))
+        if mismatch is not None:
+            return mismatch
         envelope.mail_from = address or "<>"
         envelope.mail_options.extend(options)
         return "250 2.1.0 Ok"
 
+    def _login_mismatch(self, session: Any, conn: Connection, address: str) -> str | None:
+        """Postfix's reject_sender_login_mismatch at a submission server: a login sends only as its own address."""
+        if self.mail.server.role != "submission" or not address:
+            return None
+        if conn.client is not None and conn.client.role not in ("client", "webmail"):
+            return None  # one of the organisation's own servers (a bounce, a forward) sends for others
+        users = self.mail.shared.topology.users
+        login = session.auth_data if session.authenticated else None
+        if login is not None:
+            user = users.get(login) or next((u for u in users.values() if u.address.split("@")[0] == login), None)
+            if user is None or user.address != address.lower():
+                return f"553 5.7.1 <{address}>: Sender address rejected: not owned by user {login}"
+            return None
+        owned = users.get(address.lower())
+        if owned is not None and owned.client is not None:
+            return f"553 5.7.1 <{address}>: Sender address rejected: not logged in"
+        return None
+
+    def _stranger(self, smtp: SMTP, conn: Connection) -> str | None:
+        """mynetworks: the refusal an internal server gives a client that is not one of its upstream servers."""
+        if self.allowed is None:
+            return None
+        if conn.client is not None and conn.client.name in self.allowed:
+            return None
+        peer = smtp.session.peer if smtp.session else None
+        ip = peer[0] if peer else "unknown"
+        return f"554 5.7.1 <{conn.rdns or 'unknown'}[{ip}]>: Client host rejected: Access denied"
+
     async def handle_RCPT(self, smtp: SMTP, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         conn = await self._identify(smtp)
+        stranger = self._stranger(smtp, conn)
+        if stranger is not None:
+            return stranger
+        if not address.isascii() and not envelope.smtp_utf8:
+            return "553 5.6.7 Must declare SMTPUTF8 to send unicode address"
         try:
             rcpt = check_address(address)
         except TopologyError:
-            return f"501 5.1.3 Bad recipient address syntax: <{address}>"
-        reply = srv.rcpt_reply(self.mail.shared.topology, self.mail.server, self._session(smtp, conn), rcpt)
+            return "501 5.1.3 Bad recipient address syntax"
+        if rcpt in envelope.rcpt_tos:  # named twice: accepted, delivered once (Postfix's duplicate_filter_limit)
+            return "250 2.1.5 Ok"
+        if len(envelope.rcpt_tos) >= self.mail.shared.recipient_limit:  # smtpd_recipient_limit
+            return "452 4.5.3 Error: too many recipients"
+        reply = srv.rcpt_reply(self.mail.shared.topology, self.mail.server, self._session(smtp, conn), rcpt,
+                               mail_from=_null(envelope.mail_from))
         if reply.ok:
             envelope.rcpt_tos.append(rcpt)
             envelope.rcpt_options.extend(options)
@@ -242,9 +397,18 @@ class Handler:
         mail, server, journal = self.mail, self.mail.server, self.mail.shared.journal
         message: bytes = envelope.original_content or b""
         mail_from = _null(envelope.mail_from)
+        bare = _BARE.search(message)
+        if bare is not None:  # Postfix 3.9's smtpd_forbid_bare_newline = reject: refuse, then hang up
+            what = "<LF>" if bare.group(0) == b"\n" else "<CR>"
+            if smtp.transport is not None:
+                smtp.loop.call_later(0.05, smtp.transport.close)
+            return f"550 5.5.2 {server.name} Error: bare {what} received"
+        if conn.client is None and len(message) > mail.shared.size_limit:  # counted as the client sent it
+            return "552 5.3.4 Message size exceeds fixed limit"
         sess = self._session(smtp, conn)
         rcpts: list[str] = list(envelope.rcpt_tos)
-        refused = srv.data_reply(mail.shared.topology, server, sess, Envelope(mail_from, rcpts[0]), message)
+        refused = srv.data_reply(mail.shared.topology, server, sess, Envelope(mail_from, rcpts[0]), message,
+                                 greylist=mail.greylist, when=now())
         if refused is not None:
             for rcpt in rcpts:
                 self._refused(smtp, conn, mail_from, rcpt, refused)
@@ -284,6 +448,14 @@ class Handler:
         return f"451 4.3.0 Error: internal error in mailhops ({error.__class__.__name__})"
 
 
+_BARE = re.compile(rb"(?<!\r)\n|\r(?!\n)")
+
+
+def _public(network: Any, server: Server) -> bool:
+    """Does ``server`` take mail from anyone: a submission server, an MX, or the host a domain's A record names?"""
+    return is_public(server) or any(d.a == server.ip for d in network.domains.values())
+
+
 def _null(address: str | None) -> str:
     return "" if address in (None, "", "<>") else str(address)
 
@@ -307,17 +479,20 @@ def start_server(sock: socket.socket, mail: MailServer, *, tls: ssl.SSLContext,
     """Serve ``mail``'s server on ``sock`` (SMTP, or LMTP for a mailbox server) in its own thread and event loop."""
     server, lmtp, shared = mail.server, mail.lmtp, mail.shared
     handler = Handler(mail, aresolver)
-    tls_context = tls if server.tls and not lmtp else None
+    submission = server.role == "submission" and not lmtp
+    tls_context = tls if (server.tls or submission) and not lmtp else None
     cls = RecordingLMTP if lmtp else RecordingSMTP
-    auth = authenticator(shared)
+    auth = authenticator(shared) if submission else None
 
     def make(loop: asyncio.AbstractEventLoop) -> SMTP:
         banner = str(srv.greeting(server, now(), lmtp=lmtp))
         ident = banner[len("220 ") + len(server.name) + 1:]
-        smtp = cls(handler, hostname=server.name, ident=ident, tls_context=tls_context, data_size_limit=shared.size_limit,
-                   enable_SMTPUTF8=True, timeout=shared.timeout, auth_require_tls=False, authenticator=auth,
-                   loop=loop)
+        smtp = cls(handler, hostname=server.name, ident=ident, tls_context=tls_context,
+                   data_size_limit=shared.size_limit + HEADROOM, enable_SMTPUTF8=True, timeout=shared.timeout,
+                   auth_require_tls=True, authenticator=auth, loop=loop)
         smtp._mh = Connection(shared.journal, shared.peers)  # type: ignore[attr-defined]
+        smtp._mh_submission = submission  # type: ignore[attr-defined]
+        smtp._mh_error_limit = shared.error_limit  # type: ignore[attr-defined]
         return smtp
 
     thread = LoopbackController(handler, sock, make)

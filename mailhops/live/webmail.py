@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import re
 import socket
 import threading
 import urllib.parse
@@ -28,18 +29,20 @@ from ..mta import roles as srv
 from ..mta.roles import Envelope, Session
 from ..topology import check_address, domain_of
 from .connections import Connection
-from .loopback_dns import LOOPBACK
 from .shared import now
 
 if TYPE_CHECKING:
     from .mailserver import MailServer
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 class WebmailServer:
     """``mail``'s webmail front end serving HTTP on ``sock`` (bound and listening) in its own thread."""
 
-    def __init__(self, sock: socket.socket, mail: MailServer, resolver: dns.resolver.Resolver, port: int) -> None:
-        self._http = _WebmailHTTP((LOOPBACK, port), _handler_class(mail, resolver), bind_and_activate=False)
+    def __init__(self, sock: socket.socket, mail: MailServer, resolver: dns.resolver.Resolver) -> None:
+        self._http = _WebmailHTTP(sock.getsockname()[:2], _handler_class(mail, resolver), bind_and_activate=False)
         self._http.socket.close()
         self._http.socket = sock
         self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.1},
@@ -54,6 +57,24 @@ class WebmailServer:
         self._http.shutdown()
         self._http.server_close()
         self._thread.join()
+
+
+def content_length(values: list[str], limit: int) -> int | tuple[int, str]:
+    """The body's length from the request's Content-Length fields, or the error to answer (RFC 9110 §8.6).
+
+    >>> content_length(["120"], 1000), content_length(["-1"], 1000), content_length(["abc"], 1000)
+    (120, (400, 'Bad Request'), (400, 'Bad Request'))
+    >>> content_length([], 1000), content_length(["5000"], 1000), content_length(["1", "2"], 1000)
+    ((411, 'Length Required'), (413, 'Content Too Large'), (400, 'Bad Request'))
+    """
+    if not values:
+        return 411, "Length Required"
+    if len(values) > 1 or not values[0].strip().isdigit() or not values[0].strip().isascii():
+        return 400, "Bad Request"
+    length = int(values[0].strip())
+    if length > limit:
+        return 413, "Content Too Large"
+    return length
 
 
 class _WebmailHTTP(http.server.ThreadingHTTPServer):
@@ -81,25 +102,30 @@ class _ComposeHandler(http.server.BaseHTTPRequestHandler):
         for name, value in self.headers.items():
             shown = "Basic ********" if name.lower() == "authorization" else value
             lines.append(SmtpLine("C", f"{name}: {shown}"))
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > shared.size_limit:
-            self._answer(conn, 413, "Payload Too Large")
+        length = content_length(self.headers.get_all("Content-Length") or [], shared.size_limit)
+        if isinstance(length, tuple):  # never read (nor buffer) what is not announced right, or past the limit
+            self.close_connection = True
+            self._answer(conn, *length)
             return
         body = self.rfile.read(length)
         lines.append(SmtpLine("C", f"({len(body)} bytes of form data: _from, _to, _subject, _message)"))
-        form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()}
-        login = self._login()
         try:
+            form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=False).items()}
+            if any(_CONTROL.search(form.get(name, "")) for name in ("_from", "_to", "_subject")):
+                raise ValueError("a control character in a header field")
             sender = check_address(form.get("_from", ""))
             rcpt = check_address(form.get("_to", ""))
-        except TopologyError:
+        except (TopologyError, ValueError):  # bad UTF-8, a CR or LF in a field: one line of the header each
             self._answer(conn, 400, "Bad Request")
             return
+        login = self._login()
         if login is None or login not in (sender, sender.split("@")[0]):
             self._answer(conn, 401, "Unauthorized")
             return
         peer = self.client_address
         found = shared.peers.sender(peer[1])
+        if found is not None and shared.distinct and found[0].ip != peer[0]:
+            found = None
         client, key = found if found is not None else (None, None)
         if key is None:
             key = shared.journal.new(sender, rcpt)

@@ -16,7 +16,10 @@ An MTA module (:class:`MTA`) also defines ``SOFTWARE``, ``HOP_LIMIT``, ``LOOP_RE
 ``RECIPIENT_OK``, ``BOUNCE_SUBJECT``, ``queue_id(server, rng, when)``, ``greeting(server, when)``,
 ``unknown_user(rcpt)``, ``relay_denied(rcpt)``, ``accepted_reply(...)``, ``loop_reply(message, limit)``,
 ``loop_after_accept(message, limit, envelope, via)``, ``local_injection(server, when, qid)`` and
-``organisation_headers(server, session)``. Adding an MTA means adding one such module, listing it in
+``organisation_headers(server, session)``. An MTA that writes bounces also defines ``bounce(failure)`` (its
+bounce in its own words and shape, from a :class:`mailhops.mta.dsn.Failure`; :func:`mailhops.mta.dsn.make_dsn`
+asks the reporter's module) and ``LOCAL_HOP`` (what the Received line on its own bounce names); Dovecot writes
+none. Adding an MTA means adding one such module, listing it in
 :data:`FLAVOURS` below and its name in :data:`mailhops.topology.MTA_NAMES` (a test checks both agree).
 
 >>> flavour("exim").HOP_LIMIT, MTAS["exim"]["loop_reply"]
@@ -84,7 +87,8 @@ class MTA(Flavour, Protocol):
     def loop_reply(self, message: bytes, limit: int) -> Reply | None: ...
     def loop_after_accept(self, message: bytes, limit: int, envelope: Envelope | None,
                           via: str | None) -> Reply | None: ...
-    def local_injection(self, server: Server, when: datetime, qid: str | None) -> str | None: ...
+    def local_injection(self, server: Server, when: datetime, qid: str | None,
+                        rcpt: str | None = None) -> str | None: ...
     def organisation_headers(self, server: Server, session: Session) -> list[str]: ...
 
 

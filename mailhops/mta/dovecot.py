@@ -109,7 +109,7 @@ def loop_after_accept(message: bytes, limit: int, envelope: Envelope | None, via
     return None
 
 
-def local_injection(server: Server, when: datetime, qid: str | None) -> str | None:
+def local_injection(server: Server, when: datetime, qid: str | None, rcpt: str | None = None) -> str | None:
     """Bounces written at delivery carry no Received line in mailhops."""
     return None
 

@@ -25,7 +25,8 @@ import email.policy
 import email.utils
 import functools
 import re
-from datetime import datetime, timedelta, timezone
+import zoneinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from email.message import Message
 
 from ..errors import HeaderValueError
@@ -71,12 +72,26 @@ def protocol_word(*, tls: bool, auth: bool, lmtp: bool = False, http: bool = Fal
 # -- dates --------------------------------------------------------------------------------------
 
 
-def tz_of(server: Server) -> timezone:
-    """The server's time zone (its clock offset, with the usual abbreviation where there is one).
+def _pacific() -> tzinfo:
+    try:
+        return zoneinfo.ZoneInfo("America/Los_Angeles")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # no tz database: Pacific standard time
+        return timezone(timedelta(hours=-8), "PST")
+
+
+#: Gmail writes every date in Pacific time, whichever data centre handles the message.
+PACIFIC: tzinfo = _pacific()
+
+
+def tz_of(server: Server) -> tzinfo:
+    """The server's time zone (its clock offset, with the usual abbreviation where there is one);
+    Pacific time for a server that imitates Gmail.
 
     >>> tz_of(Server("mx.example.net", "mx", "198.51.100.25", tz_minutes=60)).tzname(None)
     'CET'
     """
+    if server.mta == "gmail":
+        return PACIFIC
     return _tz(server.tz_minutes)
 
 
@@ -161,6 +176,42 @@ def prepend(message: bytes, fields: list[str]) -> bytes:
     if not fields:
         return message
     return (CRLF.join(fields) + CRLF).encode("utf-8") + message
+
+
+def append(message: bytes, fields: list[str]) -> bytes:
+    """Put header fields at the bottom of the header block (where Exchange writes its organisation headers).
+
+    >>> append(b"Subject: hi\\r\\n\\r\\nbody", ["X-Note: 1"])
+    b'Subject: hi\\r\\nX-Note: 1\\r\\n\\r\\nbody'
+    """
+    if not fields:
+        return message
+    head, sep, body = message.partition(b"\r\n\r\n")
+    return head + (CRLF + CRLF.join(fields)).encode("utf-8") + sep + body
+
+
+def strip_fields(message: bytes, prefixes: tuple[str, ...]) -> bytes:
+    """Remove the header fields whose names start with one of ``prefixes`` (case-insensitive), folded lines too.
+
+    >>> strip_fields(b"X-MS-Exchange-Organization-AuthAs: Internal\\r\\nSubject: hi\\r\\n\\r\\nbody",
+    ...              ("X-MS-Exchange-Organization-",))
+    b'Subject: hi\\r\\n\\r\\nbody'
+    """
+    head, sep, body = message.partition(b"\r\n\r\n")
+    wanted = tuple(p.lower().encode("ascii") for p in prefixes)
+    if not wanted or not any(w in head.lower() for w in wanted):
+        return message
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.lower().startswith(wanted)
+        if not dropping:
+            kept.append(line)
+    return b"\r\n".join(kept) + sep + body
 
 
 # -- counting hops ------------------------------------------------------------------------------

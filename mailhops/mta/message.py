@@ -23,10 +23,23 @@ from email.message import EmailMessage
 from .headers import check_header_value
 
 
-@functools.lru_cache(maxsize=64)
 def message_id(message: bytes) -> str:
-    """The Message-ID of raw message bytes (``<unknown>`` if it has none)."""
-    for line in message.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+    r"""The Message-ID of raw message bytes (``<unknown>`` if it has none).
+
+    Only the header block is read, and only a small one is remembered: a cache keyed by whole messages kept
+    every large message alive (twenty 9.5 MB messages took a live server from 123 MB to 925 MB).
+
+    >>> message_id(b"Subject: x\r\nMessage-ID: <1@example.org>\r\n\r\nbody"), message_id(b"\r\n")
+    ('<1@example.org>', '<unknown>')
+    """
+    end = message.find(b"\r\n\r\n")
+    head = message if end < 0 else message[:end]
+    return _message_id(head) if len(head) <= 65536 else _message_id.__wrapped__(head)
+
+
+@functools.lru_cache(maxsize=64)
+def _message_id(head: bytes) -> str:
+    for line in head.split(b"\r\n"):
         if line.lower().startswith(b"message-id:"):
             return line.split(b":", 1)[1].strip().decode("ascii", "replace")
     return "<unknown>"

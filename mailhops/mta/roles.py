@@ -19,24 +19,40 @@ role decides is the same for every MTA; how the MTA words it comes from its modu
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 
-from ..dns import TopologyDNS, dns_for
+from ..dns import TopologyDNS
+from ..journey import Hop, SmtpLine
 from ..topology import Server, Topology, domain_of
-from . import FLAVOURS, hop_limit
+from . import FLAVOURS, hop_limit, policy, trust
 from . import headers as hdr
 from .dsn import make_dsn
-from .filters import EICAR, SPAM_RULES, VIRUS_SCANNED, spam_headers, spam_score
+from .filters import (
+    AMAVIS_PORT,
+    CLAMSMTP_PORT,
+    CLAMSMTP_REINJECT_PORT,
+    EICAR,
+    REINJECT_PORT,
+    SPAM_RULES,
+    VIRUS_SCANNED,
+    amavis_headers,
+    amavis_id,
+    amavis_received,
+    amavis_replies,
+    spam_headers,
+    spam_score,
+)
 from .headers import CRLF, tz_of
 from .message import message_id, new_message
 from .smtp import Envelope, Reply, Session, is_loop
 
 __all__ = [
-    "EICAR", "PORTS", "SPAM_RULES", "AfterAccept", "Envelope", "Reply", "Route", "Session", "accepted_reply",
+    "EICAR", "PORTS", "SPAM_RULES", "AfterAccept", "FilterPass", "content_filter", "filter_hops", "Envelope", "Reply", "Route", "Session", "accepted_reply",
     "after_accept", "data_reply", "ehlo_lines", "flavour", "from_name_of", "greeting", "is_inbound_boundary",
-    "is_local", "is_loop", "lmtp_twin", "local_injection", "loop_after_accept", "loop_reply", "make_dsn",
+    "delivered_to", "is_local", "is_loop", "lmtp_twin", "local_forward", "outbound_blocked", "retry_delay", "local_hop", "local_injection", "loop_after_accept", "loop_reply", "make_dsn",
     "message_id", "new_message", "port_of", "queue_id", "rcpt_reply", "relay_denied", "route", "spam_score",
     "spf_headers", "stamp", "transfer_protocol", "tz_of", "user_exists", "with_word",
 ]
@@ -109,8 +125,14 @@ def user_exists(topology: Topology, rcpt: str) -> bool:
     return dom is not None and rcpt in dom.aliases
 
 
-def rcpt_reply(topology: Topology, server: Server, session: Session, rcpt: str) -> Reply:
-    """The reply to ``RCPT TO:<rcpt>``: accept, unknown user (5.1.1), or relay denied (5.7.1)."""
+def rcpt_reply(topology: Topology, server: Server, session: Session, rcpt: str, *, mail_from: str = "") -> Reply:
+    """The reply to ``RCPT TO:<rcpt>``: accept, unknown user (5.1.1), or relay denied (5.7.1); at an MX taking mail
+    from outside, first the checks on the sending host (:func:`mailhops.mta.policy.client_refusal`: reverse DNS,
+    blocklists, SPF of ``mail_from``)."""
+    if is_inbound_boundary(server, session):
+        refused = policy.client_refusal(topology, server, session, mail_from, rcpt)
+        if refused is not None:
+            return refused
     domain = domain_of(rcpt)
     if server.role == "mailbox" or is_local(topology, server, domain):
         user = topology.users.get(rcpt)
@@ -152,8 +174,10 @@ def loop_after_accept(server: Server, message: bytes, envelope: Envelope | None 
     return _mta(server).loop_after_accept(message, hop_limit(server), envelope, via)
 
 
-def data_reply(topology: Topology, server: Server, session: Session, envelope: Envelope, message: bytes) -> Reply | None:
-    """A refusal at end of DATA (loop, spam with action ``reject``, virus), or ``None`` to accept."""
+def data_reply(topology: Topology, server: Server, session: Session, envelope: Envelope, message: bytes, *,
+               greylist: policy.Greylist | None = None, when: datetime | None = None) -> Reply | None:
+    """A refusal at end of DATA (loop, spam with action ``reject``, virus, DMARC ``p=reject``, and - given the
+    server's ``greylist`` and the time - greylisting's soft ``451``), or ``None`` to accept."""
     looping = loop_reply(server, message)
     if looping is not None:
         return looping
@@ -163,12 +187,17 @@ def data_reply(topology: Topology, server: Server, session: Session, envelope: E
             return Reply(554, "5.7.1", f"Spam message rejected (score {score:.1f}, required {server.spam_threshold:.1f})")
     if server.role == "antivirus" and EICAR in message:
         return Reply(554, "5.7.1", "Virus found: Eicar-Signature; message rejected")
+    if is_inbound_boundary(server, session):  # DMARC p=reject: refuse now, so the sender's own server bounces
+        refusal = trust.dmarc_refusal(topology, server, session, envelope, message, _mta(server))
+        if refusal is not None or greylist is None or when is None:
+            return refusal
+        return greylist.check(server, policy.sending_ip(session), envelope, when)
     return None
 
 
 def accepted_reply(server: Server, qid: str | None, rcpt: str, when: datetime, message_id: str) -> Reply:
     """The 250 reply to the final ``.`` of DATA, in the MTA's words (Dovecot's at a mailbox server)."""
-    return FLAVOURS["dovecot" if server.role == "mailbox" else server.mta].accepted_reply(
+    return FLAVOURS["dovecot" if server.role == "mailbox" and _speaks_lmtp(server) else server.mta].accepted_reply(
         server, qid, rcpt, when, message_id
     )
 
@@ -210,27 +239,192 @@ def stamp(
         tls=session.tls,
         auth_user=session.auth_user,
         software=mta.SOFTWARE,
+        **_transport_via(trace, server, session),
     )
     fields: list[str] = trace.extra_received(rng, local_when)
-    if server.role == "mailbox" and session.lmtp:
+    if server.role == "mailbox" and (session.lmtp or not _speaks_lmtp(server)):
         fields.append(f"Return-Path: <{envelope.mail_from}>")
-        fields.append(f"Delivered-To: {envelope.rcpt}")
-    spf = spf_headers(topology, server, session, envelope, dns_view) if is_inbound_boundary(server, session) else []
+        if session.lmtp:  # Dovecot's LMTP writes Delivered-To; Exchange's Mailbox Transport does not
+            fields.append(f"Delivered-To: {envelope.rcpt}")
+    # Exchange's header firewall: its organisation headers never cross an organisation's boundary, and
+    # Exchange writes its own at the bottom of the header block
+    if session.client is not None and session.client.domain != server.domain:
+        message = hdr.strip_fields(message, ORGANISATION_PREFIXES)
+    organisation = mta.organisation_headers(server, session)
+    if organisation:  # Exchange rewrites its organisation headers at each of its hops rather than adding more
+        message = hdr.append(hdr.strip_fields(message, tuple(h.split(":")[0] + ":" for h in organisation)),
+                             organisation)
+    spf = []
+    if is_inbound_boundary(server, session):  # SPF, DKIM, ARC and DMARC, written the way this MTA writes them
+        verdict = trust.evaluate(topology, server, session, envelope, message, dns_view)
+        spf = trust.auth_fields(mta, verdict, qid, spf_headers(topology, server, session, envelope, dns_view,
+                                                                  verdict))
     if not trace.SPF_BELOW_RECEIVED:
         # Postfix's smtpd writes the headers a policy service asks it to PREPEND (policyd-spf's Received-SPF)
         # just before its own Received (smtpd.c: "PREPEND message headers", then "Received: from"); the other
         # flavours follow Postfix. Gmail writes them just below its Received line (seen in real Gmail mail).
         fields.extend(spf)
-    if server.spam_threshold is not None and server.spam_action != "reject":
+    loopback = content_filter(server)  # amavisd-new and ClamSMTP write theirs on their own loopback hops
+    if server.spam_threshold is not None and server.spam_action != "reject" and loopback is None:
         score, tests = spam_score(message)
         fields.extend(spam_headers(score, server.spam_threshold, tests, server.name))
-    if server.role == "antivirus":
+    if server.role == "antivirus" and loopback is None:
         fields.append(VIRUS_SCANNED)
-    fields.extend(mta.organisation_headers(server, session))
     fields.append(received)
     if trace.SPF_BELOW_RECEIVED:
         fields.extend(spf)
-    return hdr.prepend(message, fields), fields
+    # the sender's outbound server signs (DKIM); a list or an ARC-sealing forwarder does its part
+    fields[:0] = trust.outbound_signature(topology, server, session, hdr.prepend(message, fields), when)
+    # the organisation headers sit at the bottom of the header block, not among the fields added on top
+    return trust.forward_fields(topology, server, envelope, message, fields, when)
+
+
+# -- content filters behind Postfix: the loopback hops (amavisd-new, ClamSMTP) ----------------------------------
+
+
+def content_filter(server: Server) -> str | None:
+    """The content filter ``server``'s MTA hands each message to over loopback: ``"amavis"`` or ``"clamsmtp"``
+    behind Postfix (its ``CONTENT_FILTERS``), else ``None`` (the other MTAs run SpamAssassin or ClamAV from a milter
+    or an ACL, inside their own hop).
+
+    >>> content_filter(Server("spamfilter.example.net", "filter", "198.51.100.60"))
+    'amavis'
+    >>> content_filter(Server("spamfilter.example.net", "filter", "198.51.100.60", mta="exim")) is None
+    True
+    """
+    return getattr(_mta(server), "CONTENT_FILTERS", {}).get(server.role)
+
+
+@dataclass
+class FilterPass:
+    """One loopback hop of a content filter: the hop, the message as it stands after it, and when it happened."""
+
+    hop: Hop
+    message: bytes
+    when: datetime
+
+
+def _loopback_dialogue(greeting: str, helo: str, ehlo: list[str], envelope: Envelope, size: int,
+                       final: str, bye: str) -> list[SmtpLine]:
+    lines = [SmtpLine("S", greeting), SmtpLine("C", f"EHLO {helo}")]
+    lines += [SmtpLine("S", f"250{'-' if i < len(ehlo) - 1 else ' '}{x}") for i, x in enumerate(ehlo)]
+    lines += [SmtpLine("C", f"MAIL FROM:<{envelope.mail_from}> SIZE={size}"), SmtpLine("S", "250 2.1.0 Ok"),
+              SmtpLine("C", f"RCPT TO:<{envelope.rcpt}>"), SmtpLine("S", "250 2.1.5 Ok"),
+              SmtpLine("C", "DATA"), SmtpLine("S", "354 End data with <CR><LF>.<CR><LF>"),
+              SmtpLine("C", f"({size} bytes of message: headers, blank line, body)"), SmtpLine("C", "."),
+              SmtpLine("S", final), SmtpLine("C", "QUIT"), SmtpLine("S", bye)]
+    return lines
+
+
+def filter_hops(server: Server, envelope: Envelope, message: bytes, when: datetime, rng: random.Random,
+                n: int) -> list[FilterPass]:
+    """The loopback hops a content filter adds on ``server`` once its smtpd has accepted ``message`` as hop
+    ``n - 1`` (both transports call this, so the simulator and the live servers show the same hops).
+
+    **amavisd-new** (a spam filter behind Postfix): Postfix's ``content_filter = smtp-amavis:[127.0.0.1]:10024``
+    hands the message to amavisd, which has SpamAssassin score it, prepends ``X-Virus-Scanned: amavisd-new at
+    DOMAIN``, ``X-Spam-Flag``/``Score``/``Level``/``Status`` and its Received line (``from HOST ([127.0.0.1]) by
+    localhost (HOST [127.0.0.1]) (amavisd-new, port 10024) with ESMTP id MAILID``), and re-injects it into
+    Postfix's second smtpd on 127.0.0.1:10025, which stamps ``from localhost (localhost [127.0.0.1]) by HOST
+    (Postfix) with ESMTP id QUEUEID`` — two hops that never leave the machine. Spam that amavisd discards or
+    bounces (``final_spam_destiny``) is not re-injected. **ClamSMTP** (a virus scanner behind Postfix): clamsmtpd
+    on 10025 writes no Received line; it adds ``X-Virus-Scanned: ClamAV using ClamSMTP`` at the *end* of the header
+    block (as real mail shows it) and hands the message back to Postfix's smtpd on 10026, which stamps it with the
+    HELO name Postfix's smtp client gave (``from HOST (localhost [127.0.0.1])``). Other MTAs: no loopback hops.
+    The amavisd-new hop goes to ``localhost`` (its Received line's BY) and the re-injection comes back from it, so a
+    diagram draws the detour out to the filter and back; ClamSMTP's re-injection is a hop from the server to itself.
+
+    >>> from mailhops.scenarios import get
+    >>> topo = get("spam-to-junk").build()
+    >>> passes = filter_hops(topo.server("spamfilter.example.net"), Envelope("alice@example.org", "bob@example.net"),
+    ...                      b"Subject: hi\\r\\n\\r\\nhi", datetime(2026, 3, 2, 9, 0, 5).astimezone(), random.Random(1), 3)
+    >>> [(p.hop.n, p.hop.from_name, p.hop.by_name, p.hop.with_) for p in passes]
+    [(3, 'spamfilter.example.net', 'localhost', 'ESMTP'), (4, 'localhost', 'spamfilter.example.net', 'ESMTP')]
+    """
+    kind = content_filter(server)
+    if kind is None:
+        return []
+    tz = tz_of(server)
+    postfix = FLAVOURS["postfix"]
+    passes: list[FilterPass] = []
+    if kind == "amavis":
+        when = when + _ms(rng, 1, 2)
+        local = when.astimezone(tz)
+        mail_id = amavis_id(rng)
+        score, tests = spam_score(message)
+        threshold = server.spam_threshold if server.spam_threshold is not None else 5.0
+        domain = server.domain or server.name.split(".", 1)[-1]
+        fields = [*amavis_headers(score, threshold, tests, domain),
+                  amavis_received(server.name, mail_id, envelope.rcpt, local)]
+        scanned = hdr.prepend(message, fields)
+        spam = score >= threshold
+        verdict = server.spam_action if spam and server.spam_action in ("drop", "bounce") else "pass"
+        later = when + _ms(rng, 0, 1)
+        qid = postfix.queue_id(server, rng, later) if verdict == "pass" else ""
+        hop = Hop(n=n, from_name=server.name, ip="127.0.0.1", by_name="localhost", by_ip="127.0.0.1", with_="ESMTP",
+                  id=mail_id, for_=envelope.rcpt, date=local.replace(microsecond=0), helo=server.name, mta="amavis",
+                  envelope_from=envelope.mail_from, from_server=server.name, by_server="localhost",
+                  added_headers=fields,
+                  decision=f"amavisd-new (port {AMAVIS_PORT}) scored it {score:g} ({'spam' if spam else 'not spam'})")
+        hop.smtp = _loopback_dialogue(
+            "220 [127.0.0.1] ESMTP amavisd-new service ready", server.name,
+            ["[127.0.0.1]", "VRFY", "PIPELINING", "SIZE", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN",
+             "XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE"], envelope, len(message),
+            amavis_replies(qid, rng.randint(1000, 32000), verdict),
+            "221 2.0.0 [127.0.0.1] amavisd-new closing transmission channel")
+        passes.append(FilterPass(hop, scanned, when))
+        if verdict != "pass":
+            return passes
+        when, message, helo, rdns, port, source = later, scanned, "localhost", "localhost", REINJECT_PORT, "localhost"
+        how = f"re-injected by amavisd-new into Postfix's second smtpd (127.0.0.1:{REINJECT_PORT})"
+    else:  # clamsmtp: its header at the end of the header block, no Received line of its own
+        when = when + _ms(rng, 0, 1)
+        qid = postfix.queue_id(server, rng, when)
+        message = hdr.append(message, [VIRUS_SCANNED])
+        helo, rdns, port, source = server.name, "localhost", CLAMSMTP_REINJECT_PORT, server.name
+        how = (f"scanned by ClamSMTP (clamsmtpd on 127.0.0.1:{CLAMSMTP_PORT}: {VIRUS_SCANNED.split(': ', 1)[1]}) "
+               f"and handed back to Postfix's smtpd on 127.0.0.1:{port}")
+    local = when.astimezone(tz)
+    received = postfix.received(helo=helo, rdns=rdns, ip="127.0.0.1", by_name=server.name, protocol="ESMTP",
+                                queue_id=qid, rcpt=envelope.rcpt, date=local)
+    # ClamSMTP's header sits at the bottom of the header block, like Exchange's organisation headers: not among
+    # the fields the hop put on top
+    added = [received]
+    hop = Hop(n=len(passes) + n, from_name=helo, ip="127.0.0.1", by_name=server.name, by_ip="127.0.0.1",
+              with_="ESMTP", id=qid, for_=envelope.rcpt, date=local.replace(microsecond=0), helo=helo, rdns=rdns,
+              mta="postfix", envelope_from=envelope.mail_from, from_server=source, by_server=server.name,
+              added_headers=added, decision=how)
+    hop.smtp = _loopback_dialogue(f"220 {server.name} ESMTP Postfix", helo,
+                                  [server.name, "PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES", "8BITMIME"],
+                                  envelope, len(message), f"250 2.0.0 Ok: queued as {qid}", "221 2.0.0 Bye")
+    passes.append(FilterPass(hop, hdr.prepend(message, [received]), when))
+    return passes
+
+
+def _ms(rng: random.Random, low: int, high: int) -> timedelta:
+    return timedelta(seconds=rng.randint(low, high), milliseconds=rng.randint(0, 999))
+
+
+#: Header prefixes an MTA keeps inside the organisation (Exchange's ``X-MS-Exchange-Organization-``).
+ORGANISATION_PREFIXES: tuple[str, ...] = tuple(
+    m.ORGANISATION_PREFIX for m in FLAVOURS.values() if hasattr(m, "ORGANISATION_PREFIX"))
+
+
+def _speaks_lmtp(server: Server) -> bool:
+    """Does this mailbox server take mail over LMTP (Dovecot), or over its MTA's own SMTP (Exchange)?"""
+    return getattr(_mta(server), "SPEAKS_LMTP", True)
+
+
+def _transport_via(trace: ModuleType, server: Server, session: Session) -> dict[str, str]:
+    """Exchange's ``via`` clause: the Mailbox Transport for mailbox delivery, the Front End Transport for mail
+    coming in from outside; nothing for other MTAs."""
+    if trace.NAME != "exchange":
+        return {}
+    if server.role == "mailbox":
+        return {"via": "Mailbox Transport"}
+    if session.client is not None and session.client.domain != server.domain and session.auth_user is None:
+        return {"via": "Frontend Transport"}
+    return {}
 
 
 def is_inbound_boundary(server: Server, session: Session) -> bool:
@@ -240,37 +434,22 @@ def is_inbound_boundary(server: Server, session: Session) -> bool:
     return session.client is None or session.client.domain != server.domain
 
 
-_SPF_WORDS = {
-    "pass": "domain of {who} designates {ip} as permitted sender",
-    "fail": "domain of {who} does not designate {ip} as permitted sender",
-    "softfail": "domain of transitioning {who} does not designate {ip} as permitted sender",
-    "neutral": "{ip} is neither permitted nor denied by domain of {who}",
-    "none": "domain of {who} does not provide an SPF record",
-    "permerror": "domain of {who} publishes a broken SPF record",
-}
-
-
 def spf_headers(topology: Topology, server: Server, session: Session, envelope: Envelope,
-                dns_view: TopologyDNS | None = None) -> list[str]:
-    """Received-SPF (RFC 7208 §9.1) and Authentication-Results (RFC 8601) as an MX writes them.
+                dns_view: TopologyDNS | None = None, verdict: trust.Verdict | None = None) -> list[str]:
+    """Received-SPF (RFC 7208 §9.1) and the SPF Authentication-Results line (RFC 8601) an MX writes.
 
-    The SPF check asks whether the connecting IP may send for the envelope sender's domain (for a bounce,
-    with its null sender, the HELO name's). In the live mode every host sits on 127.0.0.1, so the check
-    uses the address the client has in the topology.
+    The result is the receiving server's SPF check (:func:`mailhops.mta.trust.evaluate`, pyspf on the topology's
+    zones: the connecting IP against the envelope sender's domain, for a bounce with its null sender the HELO
+    name's); the Received-SPF is written the way the MTA's SPF software writes it (its module's
+    ``received_spf``: policyd-spf behind Postfix, libspf2 in Exim, pyspf's milter for Sendmail and qmail,
+    Microsoft's, Google's). In the live mode every host sits on 127.0.0.1, so the check uses the address the
+    client has in the topology.
     """
-    ip = session.client.ip if session.client is not None else session.client_ip
-    helo = session.helo.strip("[]")
-    if envelope.mail_from:
-        who, domain, prop = envelope.mail_from, domain_of(envelope.mail_from), f"smtp.mailfrom={envelope.mail_from}"
-    else:
-        who, domain, prop = f"postmaster@{helo}", helo.lower(), f"smtp.helo={helo}"
-    result, _term = (dns_view or dns_for(topology)).spf(ip, domain)
-    comment = _SPF_WORDS[result].format(who=who, ip=ip)
-    return [
-        f"Received-SPF: {result} ({server.name}: {comment}){CRLF}\treceiver={server.name}; client-ip={ip}; "
-        f'envelope-from="{envelope.mail_from}"; helo={helo};',
-        f"Authentication-Results: {server.name};{CRLF}\tspf={result} {prop}",
-    ]
+    if verdict is None:
+        verdict = trust.evaluate(topology, server, session, envelope, b"", dns_view)
+    prop = f"smtp.mailfrom={envelope.mail_from}" if envelope.mail_from else f"smtp.helo={verdict.helo}"
+    writer = getattr(_mta(server), "received_spf", None) or FLAVOURS["postfix"].received_spf
+    return [writer(verdict), f"Authentication-Results: {server.name};{CRLF}\tspf={verdict.spf} {prop}"]
 
 
 # -- routing ------------------------------------------------------------------------------------
@@ -301,8 +480,10 @@ def route(topology: Topology, server: Server, envelope: Envelope) -> Route:
     if user is not None and user.mailbox == server.name:
         return Route("local", reason=f"{server.name} holds the mailbox of {rcpt}")
     nexts = topology.next_servers(server.name)
-    if server.role in ("client", "webmail"):
+    if server.role in ("client", "webmail") and (nexts or server.role == "webmail"):
         return Route("link", nexts[:1], reason=f"{server.name} always submits through {nexts[0].name}" if nexts else "")
+    if server.role == "client":  # a mail program set to deliver by itself, with no outgoing server
+        return Route("mx", domain=domain, reason=f"{server.name} has no outgoing server: it looks up the MX of {domain}")
     if is_local(topology, server, domain) and nexts:
         target = user.mailbox if user is not None else None
         if target is not None:
@@ -322,8 +503,10 @@ def transfer_protocol(client: Server, server: Server) -> tuple[bool, bool, bool,
     """(tls, auth, lmtp, http) for a hand-off from ``client`` to ``server``."""
     if server.role == "webmail":
         return True, False, False, True
-    if server.role == "mailbox":
+    if server.role == "mailbox" and _speaks_lmtp(server):
         return False, False, True, False
+    if server.role == "mailbox":  # Exchange: its own Mailbox Transport, over TLS-protected SMTP
+        return client.tls and server.tls, False, False, False
     tls = client.tls and server.tls
     auth = server.role == "submission" and client.role in ("client", "webmail")
     return tls, auth, False, False
@@ -331,6 +514,24 @@ def transfer_protocol(client: Server, server: Server) -> tuple[bool, bool, bool,
 
 def port_of(server: Server) -> int:
     return PORTS.get(server.role, 25)
+
+
+def outbound_blocked(client: Server, server: Server) -> bool:
+    """Does the client's network drop its connections to ``server`` (an ISP blocking outgoing port 25)?
+
+    >>> laptop = Server("laptop.example.org", "client", "203.0.113.45", port25_blocked=True)
+    >>> outbound_blocked(laptop, Server("mx.example.net", "mx", "198.51.100.25"))
+    True
+    >>> outbound_blocked(laptop, Server("smtp.example.org", "submission", "192.0.2.25"))  # port 587 is open
+    False
+    """
+    return client.port25_blocked and port_of(server) == 25
+
+
+def retry_delay(server: Server, age_s: float) -> float:
+    """How long ``server`` keeps a deferred message that has waited ``age_s`` seconds before trying again
+    (its MTA's backoff; Postfix's: the age, at least 300 s, at most 4000 s)."""
+    return float(policy.wording(server, "backoff")(age_s))  # type: ignore[operator]
 
 
 # ---------------------------------------------------------------------------------------------- #
@@ -354,6 +555,44 @@ class AfterAccept:
     detail: str = ""
     copies: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The message as it leaves the server when local delivery changed it (the ``Delivered-To:`` lines Postfix's
+    #: local(8) and qmail-local prepend to an alias or .forward copy), else ``None``; ``added`` lists those lines.
+    message: bytes | None = None
+    added: list[str] = field(default_factory=list)
+
+
+def delivered_to(message: bytes) -> list[str]:
+    """The addresses of the message's ``Delivered-To:`` header fields, lower-cased, topmost first.
+
+    >>> delivered_to(b"Delivered-To: Team@example.net\\r\\nReceived: x\\r\\nDelivered-To: carol@example.com\\r\\n\\r\\nbody")
+    ['team@example.net', 'carol@example.com']
+    """
+    return [m.decode("utf-8", "replace").strip().lower() for m in _DELIVERED_TO_RE.findall(hdr._header_block(message))]
+
+
+_DELIVERED_TO_RE = re.compile(rb"^delivered-to[ \t]*:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def local_forward(server: Server, address: str, message: bytes) -> tuple[Reply | None, str | None]:
+    """What local delivery does before it re-sends a message for ``address`` (an alias it expands, or a user whose
+    .forward sends it on): (refusal, ``None``) when the message already carries ``Delivered-To: ADDRESS`` — a
+    forwarding loop, refused in the MTA's words (Postfix local(8): ``5.4.6 mail forwarding loop for ADDRESS``,
+    recipient.c; qmail-local: "This message is looping: it already has my Delivered-To line. (#5.4.6)") — else
+    (``None``, the ``Delivered-To:`` line it prepends to the copy it sends on). MTAs that do not track
+    Delivered-To (Exim, Sendmail, Exchange, Gmail) return (``None``, ``None``): their loops run to the hop limit.
+
+    >>> mx = Server("mx.example.net", "alias", "198.51.100.25")
+    >>> local_forward(mx, "team@example.net", b"Subject: hi\\r\\n\\r\\nhi")
+    (None, 'Delivered-To: team@example.net')
+    >>> print(local_forward(mx, "team@example.net", b"Delivered-To: team@example.net\\r\\n\\r\\nhi")[0])
+    554 5.4.6 mail forwarding loop for team@example.net
+    """
+    mta = _mta(server)
+    if not getattr(mta, "DELIVERED_TO_LOOPS", False):
+        return None, None
+    if address.lower() in delivered_to(message):
+        return mta.forwarding_loop(address), None
+    return None, f"Delivered-To: {address}"
 
 
 def after_accept(topology: Topology, server: Server, envelope: Envelope, message: bytes, *, hop_n: int | None = None,
@@ -365,8 +604,8 @@ def after_accept(topology: Topology, server: Server, envelope: Envelope, message
 
     >>> from mailhops.scenarios import get
     >>> topo = get("forwarding").build()
-    >>> fwd = topo.server("mx.alumni.example.edu")
-    >>> after_accept(topo, fwd, Envelope("alice@example.org", "bob@alumni.example.edu"), b"Subject: hi\\r\\n\\r\\nhi").envelope.rcpt
+    >>> fwd = topo.server("mx.alumni.university.example")
+    >>> after_accept(topo, fwd, Envelope("alice@example.org", "bob@alumni.university.example"), b"Subject: hi\\r\\n\\r\\nhi").envelope.rcpt
     'bob@example.net'
     """
     looping = loop_after_accept(server, message, envelope, via)
@@ -398,6 +637,9 @@ def after_accept(topology: Topology, server: Server, envelope: Envelope, message
         dom = topology.domains.get(domain_of(envelope.rcpt))
         target = dom.aliases.get(envelope.rcpt) if dom else None
         if target:
+            looping = _local_forward(result, server, envelope, message)
+            if looping is not None:
+                return looping
             result.decision = f"alias {envelope.rcpt} expanded to {target}"
             result.envelope = Envelope(envelope.mail_from, target, envelope.original_rcpt or envelope.rcpt)
     env = result.envelope
@@ -405,11 +647,40 @@ def after_accept(topology: Topology, server: Server, envelope: Envelope, message
     if user is not None and user.forward_to and user.mailbox in (None, server.name) and (
         server.role == "forwarder" or user.mailbox == server.name
     ):
+        if user.mailbox == server.name:  # the user's own .forward, run by local delivery (a forwarding
+            # service without mailboxes rewrites the address instead, as Postfix's virtual_alias_maps do)
+            looping = _local_forward(result, server, env, result.message or message)
+            if looping is not None:
+                return looping
         if user.keep_copy and user.mailbox == server.name:
             result.copies.append(f"{server.name}: copy kept in the mailbox of {user.address}")
         result.decision = f"forwarded: {user.address} -> {user.forward_to}"
-        result.envelope = Envelope(env.mail_from, user.forward_to, env.original_rcpt or user.address)
+        sender = env.mail_from
+        if server.mailing_list and sender:  # a list sends its copies from its own bounce address
+            sender = f"{user.address.split('@')[0]}-bounces@{domain_of(user.address)}"
+            result.decision = f"list {user.address} re-sent to its subscriber {user.forward_to}"
+        elif server.srs and sender:
+            sender = trust.srs_forward(server, sender, message)
+            result.decision += f" (envelope sender rewritten with SRS: {sender})"
+        result.envelope = Envelope(sender, user.forward_to, env.original_rcpt or user.address)
     return result
+
+
+def _local_forward(result: AfterAccept, server: Server, envelope: Envelope, message: bytes) -> AfterAccept | None:
+    """Local delivery's Delivered-To check for ``envelope.rcpt`` (:func:`local_forward`): the bounce when the
+    message has been here before, else ``None`` with the Delivered-To line added to ``result``'s message."""
+    refusal, line = local_forward(server, envelope.rcpt, message)
+    if refusal is not None:
+        return AfterAccept(
+            "bounce", envelope, kind="looped", reply=refusal,
+            decision=f"accepted, then bounced by local delivery: {refusal}",
+            notes=[f"{server.name} finds its own line 'Delivered-To: {envelope.rcpt}' already in the message: it has "
+                   "been here before, so forwarding it again would loop for ever. Local delivery refuses it and a "
+                   "bounce goes to the sender, long before any hop limit."])
+    if line is not None:
+        result.message = hdr.prepend(result.message or message, [line])
+        result.added.append(line)
+    return None
 
 
 def lmtp_twin(server: Server) -> Server:
@@ -440,6 +711,18 @@ def with_word(server: Server, session: Session) -> str:
     return FLAVOURS[flavour(server, session)].WITH_WORD or session.protocol
 
 
-def local_injection(reporter: Server, when: datetime, qid: str | None) -> str | None:
-    """The Received line the MTA stamps on mail made on the server itself (a bounce; Postfix's cleanup), else ``None``."""
-    return _mta(reporter).local_injection(reporter, when, qid)
+def local_injection(reporter: Server, when: datetime, qid: str | None, rcpt: str | None = None) -> str | None:
+    """The Received line the MTA stamps on mail made on the server itself (a bounce: Postfix's cleanup, Exim's
+    ``with local``, Sendmail's ``from localhost``, qmail-queue's ``invoked for bounce``), else ``None``."""
+    return _mta(reporter).local_injection(reporter, when, qid, rcpt)
+
+
+def local_hop(reporter: Server, when: datetime, qid: str | None, rcpt: str, field_text: str) -> Hop:
+    """The hop of a bounce's local injection, with the fields its Received line names (and only those)."""
+    mta = _mta(reporter)
+    shape = getattr(mta, "LOCAL_HOP", {"from_name": None, "with_": None, "for_": False, "by": True})
+    return Hop(n=1, by_name=reporter.name if shape["by"] else None, by_ip=reporter.ip,
+               id=qid if mta.NAME != "qmail" else None, date=when, mta=reporter.mta, envelope_from="",
+               from_name=shape["from_name"], with_=shape["with_"], for_=rcpt if shape["for_"] else None,  # type: ignore[arg-type]
+               added_headers=[field_text], by_server=reporter.name,
+               decision="bounce written and queued locally by the MTA")

@@ -74,6 +74,24 @@ def parse_reply(text: str) -> Reply:
     return Reply(int(m.group(1)), m.group(2) or "", m.group(3))
 
 
+_QMAIL_STATUS_RE = re.compile(r"\(#(\d\.\d{1,3}\.\d{1,3})\)\s*$")
+
+
+def status_of(reply: Reply) -> str:
+    """The enhanced status code a reply carries: its own, else the ``(#x.y.z)`` qmail writes at the end of its
+    text, else the class default (``5.0.0`` or ``4.0.0``).
+
+    >>> status_of(Reply(554, "", "This message is looping: it already has my Delivered-To line. (#5.4.6)"))
+    '5.4.6'
+    >>> status_of(Reply(550, "", 'Too many "Received" headers - suspected mail loop'))
+    '5.0.0'
+    """
+    if reply.status:
+        return reply.status
+    m = _QMAIL_STATUS_RE.search(reply.text)
+    return m.group(1) if m else ("5.0.0" if reply.permanent else "4.0.0")
+
+
 def is_loop(reply: Reply) -> bool:
     """Does this refusal say the message is looping (too many hops)?
 

@@ -189,7 +189,34 @@ def journey_table(journey: Journey, width: int = 40) -> str:
     lines.append(f"Authentication: {a.get('conclusion', 'not analyzed')}")
     if a.get("results") or a.get("untrusted"):
         lines.append(f"  {a.get('note', '')}")
+    lines += auth_lines(a)
     return "\n".join(lines)
+
+
+def auth_lines(auth: dict[str, Any]) -> list[str]:
+    """The authentication details under the conclusion: each DKIM signature, the ARC chain, the results each
+    hop wrote (trusted or not) and, after ``--verify``, what the live check found. Nothing when there is none.
+
+    >>> auth_lines({"dkim_signatures": [{"d": "example.org", "s": "mail", "a": "rsa-sha256", "h": ["from", "to"]}]})
+    ['  DKIM-Signature: d=example.org s=mail a=rsa-sha256, signs from, to']
+    """
+    lines = []
+    for sig in auth.get("dkim_signatures") or []:
+        signed = ", ".join(sig.get("h") or []) or "?"
+        lines.append(f"  DKIM-Signature: d={sig.get('d')} s={sig.get('s')} a={sig.get('a')}, signs {signed}")
+    chain = auth.get("arc_chain") or {}
+    if chain.get("instances"):
+        sets = "; ".join(f"i={s.get('i')} sealed by {s.get('d')} cv={s.get('cv')}" for s in auth.get("arc_sets") or [])
+        shape = "well formed" if chain.get("structure") == "well-formed" else "broken: " + "; ".join(chain.get("problems", []))
+        lines.append(f"  ARC chain: {chain['instances']} set{'s' if chain['instances'] != 1 else ''} ({sets}), {shape}")
+    for hop in auth.get("by_hop") or []:
+        said = ", ".join(f"{m}={r}" for m, r in hop["results"].items()) or "nothing readable"
+        where = f"hop {hop['hop']} ({hop['by_name']})" if hop.get("hop") else f"{hop.get('authserv_id') or 'unknown'}"
+        lines.append(f"  {where} wrote: {said}{' <- trusted' if hop.get('trusted') else ''}")
+    verification = auth.get("verification")
+    if verification:
+        lines.append(f"Verification (live DNS): {verification.get('summary', '')}")
+    return lines
 
 
 def _hop_rows(hops: list[Hop], width: int) -> list[str]:

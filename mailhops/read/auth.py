@@ -10,7 +10,13 @@ the *receiving domain* (the domain of the server that took the message last), an
 the first ``Received`` header written outside that domain (older ones were already in the message
 when it arrived); when several servers of that domain wrote results, only the topmost server's
 (its authserv-id) count. Everything else is shown as untrusted, with the reason. A header without an
-authserv-id (Microsoft 365 writes them so) counts only when it is the topmost one, and the result says so.
+authserv-id (Microsoft 365 writes them so) counts only when it is the topmost one, and the result says so;
+Microsoft 365's own hosts (``outlook.com``, ``office365.com``) count as one organisation, and an on-premises
+Exchange server fed by Microsoft 365 (hybrid) takes Microsoft 365's results as its own.
+
+Besides the verdicts it lists each ``DKIM-Signature`` (``d``, ``s``, ``a``, the signed fields ``h``), the ARC
+chain (each set's ``i``, ``cv`` and sealer, and whether the chain is well formed, RFC 8617 §5.2) and, hop by
+hop, which server wrote which results (``by_hop``).
 
 >>> headers = [
 ...     ("Authentication-Results", "mx.example.net; spf=pass smtp.mailfrom=example.org; dkim=pass header.d=example.org"),
@@ -58,6 +64,20 @@ def org_domain(host: str | None) -> str | None:
     if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
         return ".".join(labels[-3:])
     return ".".join(labels[-2:])
+
+
+#: Organisational domains one operator runs as one mail system (its hosts hand mail to each other).
+OPERATORS = {"outlook.com": "Microsoft 365", "office365.com": "Microsoft 365", "microsoft.com": "Microsoft 365"}
+
+
+def _org_key(host: str | None) -> str | None:
+    """The organisation a host belongs to: its organisational domain, or the operator running it.
+
+    >>> _org_key("BN9PR03CA0567.outlook.office365.com"), _org_key("x.mail.protection.outlook.com")
+    ('Microsoft 365', 'Microsoft 365')
+    """
+    org = org_domain(host)
+    return OPERATORS.get(org, org) if org else None
 
 
 def _result_dict(method: str, result: str, reason: str | None = None, comment: str | None = None,
@@ -148,13 +168,23 @@ def analyze_auth(headers: list[tuple[str, str]], by_names_newest_first: list[str
     ``by_names_newest_first`` are the ``by`` hosts of the Received headers, newest first (the
     analyzer passes them so they are parsed once); the first DNS name among them is the receiving host.
     The steps: find the receiving side and where its part of the header block ends, sort the
-    Authentication-Results into trusted and untrusted, read Received-SPF, DKIM and ARC headers, conclude.
+    Authentication-Results into trusted and untrusted, read Received-SPF, DKIM and ARC headers, say which
+    hop wrote which results, conclude.
     """
     lower = _bounded(headers)
-    receiving_host, receiving_domain, boundary = _receiving_side(lower, by_names_newest_first)
-    trusted_id, trusted, untrusted, problems = _sort_results(lower, boundary, receiving_domain)
+    received_positions = [i for i, (name, _) in enumerate(lower) if name == "received"]
+    if by_names_newest_first is None:
+        by_names_newest_first = [_by_host(lower[i][1]) for i in received_positions]
+    side = _receiving_side(lower, received_positions, by_names_newest_first)
+    receiving_host, receiving_domain, boundary, allowed, hybrid = side
+    trusted_id, trusted, untrusted, problems, read = _sort_results(lower, boundary, receiving_domain, allowed)
     spf_headers = _received_spf_headers(lower, boundary)
     verdicts = _verdicts(trusted, spf_headers)
+    by_hop = _by_hop(read, received_positions, by_names_newest_first)
+    writer = next((h for h in by_hop if h["trusted"]), None)
+    who = trusted_id or (f"{writer['by_name']} (no authserv-id, as Microsoft 365 writes it)"
+                         if writer and writer["by_name"] else None) or receiving_host
+    arc_sets = _arc_sets(lower)
     return {
         "receiving_host": receiving_host,
         "receiving_domain": receiving_domain,
@@ -164,9 +194,15 @@ def analyze_auth(headers: list[tuple[str, str]], by_names_newest_first: list[str
         "untrusted": untrusted,
         "received_spf": spf_headers,
         "dkim_signatures": _dkim_signatures(lower),
-        "arc_sets": _arc_sets(lower),
-        "conclusion": _conclusion(trusted, verdicts, trusted_id or receiving_host),
-        "note": _note(receiving_domain, untrusted),
+        "arc_sets": arc_sets,
+        "arc_chain": arc_chain(arc_sets),
+        "by_hop": by_hop,
+        "trusted_hop": writer["hop"] if writer else None,
+        "trusted_by": writer["by_name"] if writer else None,
+        "conclusion": _conclusion(trusted, verdicts, who),
+        "note": _note(receiving_domain, untrusted) + (
+            " The receiving organisation's on-premises Exchange takes its mail from Microsoft 365 (hybrid), so "
+            "Microsoft 365's results count as its own." if hybrid else ""),
         "problems": problems,
     }
 
@@ -186,35 +222,45 @@ def _bounded(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return kept
 
 
-def _receiving_side(lower: list[tuple[str, str]],
-                    by_names_newest_first: list[str | None] | None) -> tuple[str | None, str | None, int]:
-    """``(receiving host, receiving domain, boundary)``: the host that took the message last, its
-    organizational domain, and the index of the first Received header written outside that domain
-    (where the receiving domain's part of the header block ends)."""
-    received_positions = [i for i, (name, _) in enumerate(lower) if name == "received"]
-    if by_names_newest_first is None:
-        by_names_newest_first = [_by_host(lower[i][1]) for i in received_positions]
+def _receiving_side(lower: list[tuple[str, str]], received_positions: list[int],
+                    by_names_newest_first: list[str | None]) -> tuple[str | None, str | None, int, set[str], bool]:
+    """``(receiving host, receiving domain, boundary, organisations of the receiving side, hybrid)``: the host
+    that took the message last, its organisational domain, and the index of the first Received header written
+    outside the receiving side (where its part of the header block ends).
+
+    The receiving side is the receiving host's organisation (Microsoft 365's hosts count as one), plus
+    Microsoft 365 when the organisation's own Exchange took the message from it (a hybrid set-up: the
+    organisation's mail comes in through Microsoft 365)."""
     receiving_host = next((h for h in by_names_newest_first if _is_dns_name(h)), None)
     receiving_domain = org_domain(receiving_host)
-    boundary = len(lower)
+    allowed = {k for k in (_org_key(receiving_host), receiving_domain) if k}
+    boundary, hybrid, previous = len(lower), False, None
     for pos, host in zip(received_positions, by_names_newest_first, strict=False):
-        if _is_dns_name(host) and org_domain(host) != receiving_domain:
-            boundary = pos
-            break
-    return receiving_host, receiving_domain, boundary
+        if _is_dns_name(host) and _org_key(host) not in allowed:
+            inside = previous is not None and "microsoft smtp server" in " ".join(lower[previous][1].split()).lower()
+            if _org_key(host) == "Microsoft 365" and inside and not hybrid:
+                allowed.add("Microsoft 365")
+                hybrid = True
+            else:
+                boundary = pos
+                break
+        previous = pos
+    return receiving_host, receiving_domain, boundary, allowed, hybrid
 
 
-def _sort_results(lower: list[tuple[str, str]], boundary: int, receiving_domain: str | None
-                  ) -> tuple[str | None, list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-    """``(trusted authserv-id, trusted results, untrusted headers, problems)`` of the Authentication-Results.
+def _sort_results(lower: list[tuple[str, str]], boundary: int, receiving_domain: str | None, allowed: set[str]
+                  ) -> tuple[str | None, list[dict[str, Any]], list[dict[str, Any]], list[str], list[tuple]]:
+    """``(trusted authserv-id, trusted results, untrusted headers, problems, every header read)`` of the
+    Authentication-Results; each header read is ``(index, authserv-id, results, trusted)``.
 
-    Trusted: the topmost results written inside the receiving domain (one authserv-id), or a topmost
+    Trusted: the topmost results written inside the receiving side (one authserv-id), or a topmost
     header without authserv-id. Each untrusted header keeps its results and the reason.
     """
     trusted_id: str | None = None
     trusted: list[dict[str, Any]] = []
     untrusted: list[dict[str, Any]] = []
     problems: list[str] = []
+    read: list[tuple] = []
     missing_id_trusted = False
     for i, (name, value) in enumerate(lower):
         if name != "authentication-results":
@@ -223,22 +269,67 @@ def _sort_results(lower: list[tuple[str, str]], boundary: int, receiving_domain:
         problems.extend(probs)
         entry = {"authserv_id": authserv_id, "results": results}
         ours = authserv_id is not None and receiving_domain is not None and (
-            org_domain(authserv_id) == receiving_domain or authserv_id.lower() == receiving_domain)
+            _org_key(authserv_id) in allowed or authserv_id.lower() == receiving_domain)
+        is_trusted = False
         if i >= boundary:
             entry["reason"] = "written before the message reached the receiving domain"
             untrusted.append(entry)
         elif authserv_id is None and trusted_id is None and not trusted:
             entry["reason"] = "no authserv-id; taken as the receiving side's own (Microsoft 365 writes it so)"
-            missing_id_trusted = True
+            missing_id_trusted = is_trusted = True
             trusted.extend(results)
-            trusted_id = None
         elif ours and (trusted_id is None or authserv_id == trusted_id) and not missing_id_trusted:
             trusted_id = authserv_id
             trusted.extend(results)
+            is_trusted = True
         else:
             entry["reason"] = _untrusted_reason(authserv_id, ours, receiving_domain)
             untrusted.append(entry)
-    return trusted_id, trusted, untrusted, problems
+        read.append((i, authserv_id, results, is_trusted))
+    return trusted_id, trusted, untrusted, problems, read
+
+
+def _first_of_each(results: list[dict[str, Any]]) -> dict[str, str]:
+    """``{method: result}``, the first result of each method, in the header's order."""
+    out: dict[str, str] = {}
+    for r in results:
+        out.setdefault(r["method"], r["result"])
+    return out
+
+
+def _by_hop(read: list[tuple], received_positions: list[int], by_names_newest_first: list[str | None]
+            ) -> list[dict[str, Any]]:
+    """Which hop wrote each Authentication-Results header, oldest hop first.
+
+    The writer is the server its authserv-id names (the nearest Received ``by`` that host); a header
+    without authserv-id belongs to the Received just below it (Microsoft 365 writes it above its own)."""
+    count = len(received_positions)
+    out = []
+    for i, authserv_id, results, trusted in read:
+        k = None
+        if authserv_id:
+            named = [j for j, host in enumerate(by_names_newest_first[:count])
+                     if host and host.lower().rstrip(".") == authserv_id.lower().rstrip(".")]
+            k = min(named, key=lambda j: abs(received_positions[j] - i)) if named else None
+        else:
+            k = next((j for j, pos in enumerate(received_positions) if pos > i), None)
+        out.append({
+            "hop": count - k if k is not None else None,
+            "by_name": by_names_newest_first[k] if k is not None and k < len(by_names_newest_first) else None,
+            "authserv_id": authserv_id,
+            "results": _first_of_each(results),
+            "trusted": trusted,
+        })
+    out.sort(key=lambda h: (h["hop"] is None, h["hop"] or 0))
+    merged: list[dict[str, Any]] = []
+    for entry in out:  # a Postfix stack writes one header per milter (OpenDMARC, OpenDKIM, policyd-spf): one hop
+        last = merged[-1] if merged else None
+        if last and entry["hop"] is not None and (last["hop"], last["authserv_id"], last["trusted"]) == (
+                entry["hop"], entry["authserv_id"], entry["trusted"]):
+            last["results"] = {**entry["results"], **last["results"]}
+        else:
+            merged.append(entry)
+    return merged
 
 
 def _untrusted_reason(authserv_id: str | None, ours: bool, receiving_domain: str | None) -> str:
@@ -267,23 +358,72 @@ def _dkim_signatures(lower: list[tuple[str, str]]) -> list[dict[str, Any]]:
     for name, value in lower:
         if name == "dkim-signature":
             tags = parse_tag_list(value)
-            dkim.append({"d": tags.get("d"), "s": tags.get("s"), "a": tags.get("a"), "i": tags.get("i")})
+            dkim.append({"d": tags.get("d"), "s": tags.get("s"), "a": tags.get("a"), "i": tags.get("i"),
+                         "h": [h.lower() for h in tags.get("h", "").split(":") if h][:64], "c": tags.get("c"),
+                         "t": tags.get("t")})
     return dkim
 
 
 def _arc_sets(lower: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """The ARC sets (RFC 8617) by instance ``i=``: the seal's chain validation and the results it carries."""
+    """The ARC sets (RFC 8617) by instance ``i=``: the seal's chain validation (``cv``) and sealer (``d``, ``s``),
+    the message signature's signed fields, the results it carries, and how many of each header it has."""
     arc: dict[str, dict[str, Any]] = {}
     for name, value in lower:
         if name == "arc-seal":
             tags = parse_tag_list(value)
-            arc.setdefault(tags.get("i", "?"), {}).update({"i": tags.get("i"), "cv": tags.get("cv"), "d": tags.get("d")})
+            entry = arc.setdefault(tags.get("i", "?"), {})
+            entry.update({"i": tags.get("i"), "cv": tags.get("cv"), "d": tags.get("d"), "s": tags.get("s")})
+        elif name == "arc-message-signature":
+            tags = parse_tag_list(value)
+            entry = arc.setdefault(tags.get("i", "?"), {})
+            entry.update({"i": tags.get("i"), "ams_d": tags.get("d"),
+                          "ams_h": [h.lower() for h in tags.get("h", "").split(":") if h][:64]})
         elif name == "arc-authentication-results":
             m = re.match(r"\s*i\s*=\s*(\d{1,3})\s*;(.*)", " ".join(value.split()), re.S)
-            if m:
-                aid, results, _ = parse_authentication_results(m.group(2))
-                arc.setdefault(m.group(1), {}).update({"i": m.group(1), "authserv_id": aid, "results": results})
+            if not m:
+                continue
+            aid, results, _ = parse_authentication_results(m.group(2))
+            entry = arc.setdefault(m.group(1), {})
+            entry.update({"i": m.group(1), "authserv_id": aid, "results": results})
+        else:
+            continue
+        counts = entry.setdefault("headers", {"arc-seal": 0, "arc-message-signature": 0, "arc-authentication-results": 0})
+        counts[name] += 1
     return [arc[k] for k in sorted(arc, key=lambda k: int(k) if k.isdigit() else 0)]
+
+
+def arc_chain(sets: list[dict[str, Any]]) -> dict[str, Any]:
+    """The shape of an ARC chain (RFC 8617 §5.2, steps that need no DNS): ``structure`` is ``none`` (no ARC
+    headers), ``fail`` (a set missing or doubled, a gap in ``i=``, more than 50 sets, ``cv=fail``, or a ``cv``
+    that does not match its place: ``none`` for ``i=1``, ``pass`` after) or ``well-formed`` (the signatures
+    themselves are checked only by ``mailhops analyze --verify``); the sealers, newest last.
+
+    >>> arc_chain([{"i": "1", "cv": "none", "d": "lists.example.com",
+    ...             "headers": {"arc-seal": 1, "arc-message-signature": 1, "arc-authentication-results": 1}}])
+    {'structure': 'well-formed', 'instances': 1, 'cv': 'none', 'sealers': ['lists.example.com'], 'problems': []}
+    """
+    if not sets:
+        return {"structure": "none", "instances": 0, "cv": None, "sealers": [], "problems": []}
+    problems = []
+    numbers = [int(s["i"]) if str(s.get("i", "")).isdigit() else 0 for s in sets]
+    if numbers != list(range(1, len(sets) + 1)):
+        problems.append(f"the instances are {numbers}, not 1 to {len(sets)} without a gap")
+    if len(sets) > 50:
+        problems.append("more than 50 ARC sets (RFC 8617 §4.2.1)")
+    for n, entry in zip(numbers, sets, strict=True):
+        counts = entry.get("headers", {})
+        odd = [name for name in ("arc-seal", "arc-message-signature", "arc-authentication-results")
+               if counts.get(name, 0) != 1]
+        if odd:
+            problems.append(f"set i={n} has not exactly one of: {', '.join(odd)}")
+        cv = (entry.get("cv") or "").lower()
+        expected = "none" if n == 1 else "pass"
+        if cv == "fail":
+            problems.append(f"set i={n} says cv=fail: a sealer found the chain broken")
+        elif cv != expected:
+            problems.append(f"set i={n} has cv={cv or 'nothing'}, expected cv={expected}")
+    return {"structure": "fail" if problems else "well-formed", "instances": len(sets), "cv": sets[-1].get("cv"),
+            "sealers": [s.get("d") for s in sets], "problems": problems}
 
 
 def _verdicts(trusted: list[dict[str, Any]], spf_headers: list[dict[str, Any]]) -> dict[str, str | None]:

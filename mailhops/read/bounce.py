@@ -24,12 +24,74 @@ from __future__ import annotations
 import email
 import email.message
 import email.policy
+import re
 from typing import Any
 
 from .headers import first_value, split_headers, values
 from .hops import hop_json, hops_from_received
 
-__all__ = ["read_returned_message", "describe_returned"]
+__all__ = ["bounce_writer", "read_returned_message", "describe_returned"]
+
+#: How each MTA's bounce gives itself away (checked against the MTAs' sources and real bounces; see the
+#: docstrings of :mod:`mailhops.mta.postfix`, ``exim``, ``sendmail``, ``qmail``, ``exchange``, ``gmail``):
+#: (MTA, a header name/value or a body phrase that only it writes).
+_FINGERPRINTS: tuple[tuple[str, str, str], ...] = (
+    ("gmail", "from", "mailer-daemon@googlemail.com"),
+    ("exchange", "x-ms-exchange-message-is-ndr", ""),
+    ("exchange", "body", "Delivery has failed to these recipients or groups:"),
+    ("exim", "body", "This message was created automatically by mail delivery software."),
+    ("sendmail", "from", "Mail Delivery Subsystem"),
+    ("sendmail", "body", "----- Transcript of session follows -----"),
+    ("qmail", "body", "This is the qmail-send program at"),
+    ("postfix", "body", "X-Postfix-Queue-ID:"),
+    ("postfix", "body", "This is the mail system at host"),
+)
+
+_NAMES = {"postfix": "Postfix", "exim": "Exim", "sendmail": "Sendmail", "qmail": "qmail",
+          "exchange": "Microsoft Exchange", "gmail": "Gmail"}
+
+
+def bounce_writer(headers: list[tuple[str, str]], text: str) -> str | None:
+    """Which MTA wrote this bounce (``"postfix"``, ``"exim"``, ...), from what only that MTA writes; else None.
+
+    >>> bounce_writer([("From", "MAILER-DAEMON@mx.example.net")], "Hi. This is the qmail-send program at mx.example.net.")
+    'qmail'
+    """
+    for mta, where, what in _FINGERPRINTS:
+        if where == "body":
+            if what in text:
+                return mta
+            continue
+        value = first_value(headers, where)
+        if value is not None and what.lower() in value.lower():
+            return mta
+    return None
+
+
+def _read_qmail(text: str) -> dict[str, Any] | None:
+    """qmail-send's plain-text bounce (QSBMF): the failed address, qmail-remote's words, the returned copy."""
+    body = text.replace("\r\n", "\n").split("\n\n", 1)[-1]
+    intro, _, rest = body.partition("\n\n")
+    if "qmail-send program" not in intro:
+        return None
+    paragraphs, _, copy = rest.partition("--- Below this line is a copy of the message.")
+    result: dict[str, Any] = {}
+    for paragraph in paragraphs.strip().split("\n\n"):
+        head, _, words = paragraph.partition("\n")
+        if head.startswith("<") and head.endswith(">:"):
+            result["final_recipient"] = f"rfc822; {head[1:-2]}"
+            result["action"] = "failed"
+            said = next((line.split(": ", 1)[1] for line in words.splitlines() if line.startswith("Remote host said:")),
+                        " ".join(words.split()))
+            result["diagnostic"] = said
+            code = re.search(r"\b([245]\.\d{1,3}\.\d{1,3})\b|\(#([245]\.\d{1,3}\.\d{1,3})\)", said)
+            result["status"] = (code.group(1) or code.group(2)) if code else "5.0.0"
+            break
+    inner_headers, _ = split_headers(copy.lstrip("\n"))
+    received = values(inner_headers, "received")
+    result["received"] = len(received)
+    result["hops"] = [hop_json(h) for h in hops_from_received(received)]
+    return result
 
 #: The fields of a delivery status (RFC 3464 §2.2, §2.3) and their keys in ``summary["returned_message"]``.
 DSN_FIELDS = {"final-recipient": "final_recipient", "original-recipient": "original_recipient", "action": "action",
@@ -48,8 +110,13 @@ def read_returned_message(headers: list[tuple[str, str]], text: str) -> dict[str
     Received headers it carries) and ``"hops"``; the keys come in the order the parts are read.
     """
     content_type = first_value(headers, "content-type") or ""
-    if "multipart/report" not in content_type.lower() or len(text) > 10_000_000:
+    if len(text) > 10_000_000:
         return None
+    if "multipart/report" not in content_type.lower():
+        plain = _read_qmail(text) if "qmail-send program" in text else None
+        if plain is not None:
+            plain.update(mta="qmail", mta_name=_NAMES["qmail"])
+        return plain
     if text.count("\n--") > 1000:  # a report has a handful of parts; thousands are an attack, not a bounce
         return {"problem": "the bounce's report has too many parts to be read"}
     result: dict[str, Any] = {}
@@ -65,6 +132,9 @@ def read_returned_message(headers: list[tuple[str, str]], text: str) -> dict[str
                 result["hops"] = [hop_json(h) for h in hops_from_received(received)]
     except Exception as err:  # a malformed report is a problem to show, not a crash  # noqa: BLE001
         result["problem"] = f"the bounce's report could not be read ({type(err).__name__})"
+    writer = bounce_writer(headers, text)
+    if result and writer is not None:
+        result["mta"], result["mta_name"] = writer, _NAMES[writer]
     return result or None
 
 
@@ -95,6 +165,8 @@ def describe_returned(returned: dict[str, Any]) -> list[str]:
     who = (returned.get("final_recipient") or "").split(";")[-1].strip()
     why = returned.get("diagnostic")
     what = "a bounce" if (returned.get("action") or "failed").lower() == "failed" else "a delivery report"
+    if returned.get("mta_name"):
+        what += f" written by {returned['mta_name']}"
     lines = [f"This is {what} ({status or 'no delivery status'}{' for ' + who if who else ''})"
              + (f": {why}." if why else ".")]
     if returned.get("hops"):

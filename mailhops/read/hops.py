@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..journey import Hop
-from .received import parse_received
+from .received import merge_companion_stamps, parse_received
 
 __all__ = ["hops_from_received", "hop_json", "MAX_HOPS", "HOP_KEYS"]
 
@@ -44,6 +44,7 @@ def hops_from_received(values_top_first: list[str]) -> list[Hop]:
                             problems=[f"not parsed: more than {MAX_HOPS} Received headers (a mail loop?)"]))
         else:
             hops.append(parse_received(value, n=k + 1))
+    hops = merge_companion_stamps(hops)  # qmail's two stamps of one hop
     _set_delays(hops)
     return hops
 

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta, timezone
 from ..journey import Hop
 from .dates import MONTHS, WEEKDAYS, ZONE_NAMES, find_date, parse_date
 
-__all__ = ["parse_received", "fast_date", "mta_family", "KEYWORDS", "MAX_READ"]
+__all__ = ["parse_received", "merge_companion_stamps", "fast_date", "mta_family", "KEYWORDS", "MAX_READ"]
 
 #: The clause names of RFC 5321 §4.4 (``Stamp``).
 KEYWORDS = frozenset({"from", "by", "via", "with", "id", "for"})
@@ -441,7 +441,8 @@ def _read_from(hop: Hop, from_words: list[str] | None, comments: list[str]) -> t
             marks.add(w)
             c = _comment(w, comments)
             m = _SIMPLE_TCP.match(c)
-            if m and info.ip_bracket is None:  # "(rdns [ip])", the usual case, read without the word loop
+            if m and info.ip_bracket is None and m.group(1) != "HELO":  # "(rdns [ip])", the usual case, read
+                # without the word loop; qmail's "(HELO [192.0.2.9])" is a HELO argument, not a host and its IP
                 info.ip_bracket = m.group(2)
                 info.rdns = m.group(1).rstrip(".").lower()
                 if info.first_name is None:
@@ -1027,6 +1028,34 @@ def _exim_or_qmail(m: re.Match[str], raw: str, n: int) -> Hop | None:
         hop.rdns = name if name not in _NO_RDNS else None
     hop.helo = helo
     return hop
+
+
+# --- Two stamps of one hop: qmail-queue's line above qmail-smtpd's ---------------------------------
+
+_QMAIL_FROM_NETWORK = re.compile(r"\(qmail \d+ invoked from network\);")
+
+
+def merge_companion_stamps(hops: list[Hop]) -> list[Hop]:
+    """Hops (oldest first) with qmail-queue's ``(qmail PID invoked from network)`` stamp folded into the hop it
+    belongs to: qmail-smtpd writes its Received line and qmail-queue prepends this one above it for the same
+    message on the same host, so the two lines are one hop (the one below). Other comment-only stamps (``invoked
+    by uid``, ``invoked for bounce``: mail made on the host itself) stay hops of their own. Hops are renumbered.
+
+    >>> hops = [parse_received("from a.example.org (192.0.2.1) by b.example.net with SMTP; 2 Mar 2026 09:00:05 -0000"),
+    ...         parse_received("(qmail 4711 invoked from network); 2 Mar 2026 09:00:05 -0000", n=2)]
+    >>> [(h.n, h.by_name) for h in merge_companion_stamps(hops)]
+    [(1, 'b.example.net')]
+    """
+    merged: list[Hop] = []
+    for hop in hops:
+        below = merged[-1] if merged else None
+        if (below is not None and hop.from_name is None and hop.by_name is None and below.by_name is not None
+                and below.id is None and below.mta in ("qmail", None) and _QMAIL_FROM_NETWORK.match(hop.raw or "")):
+            continue
+        merged.append(hop)
+    for n, hop in enumerate(merged, 1):
+        hop.n = n
+    return merged
 
 
 # --- Small readers shared by the steps ------------------------------------------------------------

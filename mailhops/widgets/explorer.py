@@ -1,5 +1,6 @@
 """The scenario explorer (pick a scenario, turn its knobs, step through the journey) and :class:`App`,
-the explorer lesson's tabs: the explorer, the topology builder and the MX look-up."""
+the explorer lesson's tabs: the explorer and the topology builder (the MX look-up panel lives in the lesson
+*Finding the next hop*; ``App(mx_lookup=True)`` adds it as a third tab)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from .. import scenarios as sc
 from ..errors import MailhopsError
 from ..journey import Journey
 from ..topology import Topology
+from .browser_graph import IN_BROWSER, NEEDS_SERVER
 from .builder import TopologyBuilder
 from .knobs import FORWARDING_DOMAIN, Knobs, run_with, scenario_facts
 from .mx_lookup import MXLookupPanel
@@ -66,6 +68,10 @@ class ScenarioExplorer(W.VBox):
                                          description="Run on", style=style,
                                          tooltips=["computed in Python, instantly",
                                                    "real SMTP servers on 127.0.0.1: real sockets, TLS, a real Maildir"])
+        self.transport_note = W.HTML()
+        if IN_BROWSER:  # JupyterLite: Python runs in the page and cannot listen on a port
+            self.transport.disabled = True
+            self.transport_note.value = f'<div class="mailhops-needs-server">{html.escape(NEEDS_SERVER)}</div>'
         self.delivered = W.Textarea(disabled=True, layout=W.Layout(width="100%", height="220px"))
         self.delivered_box = W.Accordion(children=[self.delivered], layout=W.Layout(display="none"))
         self.delivered_box.set_title(0, "The delivered message, read back from the Maildir")
@@ -74,29 +80,40 @@ class ScenarioExplorer(W.VBox):
     def _build_knobs(self, style: dict[str, str]) -> None:
         """One control per knob of :class:`~mailhops.widgets.knobs.Knobs`."""
         self.spam = W.Dropdown(options=_SPAM_OPTIONS, value="scenario", description="Spam filter", style=style)
-        auto = {"indent": False, "layout": W.Layout(width="auto")}
-        self.spammy = W.Checkbox(description="the message looks like spam", **auto)
-        self.mx_down = W.Checkbox(description="the primary MX is down", **auto)
-        self.forwarder = W.Checkbox(description=f"write to a forwarding address (@{FORWARDING_DOMAIN})", **auto)
-        self.limit_on = W.Checkbox(description="set the same hop limit on every server", **auto)
+        def auto() -> dict[str, Any]:  # each checkbox its own Layout: one shared Layout would hide them all at once
+            return {"indent": False, "layout": W.Layout(width="auto")}
+        self.spammy = W.Checkbox(description="the message looks like spam", **auto())
+        self.mx_down = W.Checkbox(description="the primary MX is down", **auto())
+        self.forwarder = W.Checkbox(description=f"write to a forwarding address (@{FORWARDING_DOMAIN})", **auto())
+        self.limit_on = W.Checkbox(description="set the same hop limit on every server", **auto())
         self.hop_limit = W.IntSlider(value=50, min=1, max=100, description="hop limit", disabled=True,
                                      continuous_update=False, style=style)
         self.recipient = W.Dropdown(description="Recipient", style=style, layout=W.Layout(width="340px"))
+        self.mta = W.Dropdown(options=[("as in the scenario", None)] + [(m, m) for m in sc.MTA_CHOICES], value=None,
+                              description="MTA", style=style)
+        # when delivery fails: greylisting at the MX, and the troubles of a laptop delivering by itself
+        self.failure_knobs = {
+            "greylisting": W.Checkbox(description="Bob's MX greylists (451 4.7.1 to the first attempt)", **auto()),
+            "port25_blocked": W.Checkbox(description="the ISP blocks outgoing port 25", **auto()),
+            "blocklisted": W.Checkbox(description="the home address is on a DNS blocklist", **auto()),
+            "no_rdns": W.Checkbox(description="the home address has no reverse DNS name", **auto()),
+            "spf_fails": W.Checkbox(description="example.org's SPF record does not list the laptop", **auto()),
+        }
 
     def _lay_out(self) -> list[W.Widget]:
         """The picker and summary, one row per knob (hidden when it changes nothing), the journey below."""
         self._rows = {
             "spam": self.spam, "spammy": self.spammy, "primary_mx_down": self.mx_down, "forwarder": self.forwarder,
-            "hop_limit": W.HBox([self.limit_on, self.hop_limit]), "recipient": self.recipient,
+            "hop_limit": W.HBox([self.limit_on, self.hop_limit]), "recipient": self.recipient, **self.failure_knobs,
         }
         knobs_box = W.VBox(list(self._rows.values()), layout=W.Layout(border="1px solid #ddd", padding="6px"))
-        return [W.HBox([self.picker]), self.summary, knobs_box, self.transport, self.message,
+        return [W.HBox([self.picker, self.mta]), self.summary, knobs_box, self.transport, self.transport_note, self.message,
                 self.stepper, self.delivered_box]
 
     def _wire_callbacks(self) -> None:
         """Another scenario loads it; any knob or the transport runs the journey again."""
         for control in (self.spam, self.spammy, self.mx_down, self.forwarder, self.limit_on, self.hop_limit,
-                        self.recipient):
+                        self.recipient, self.mta, *self.failure_knobs.values()):
             control.observe(self._on_knob, "value")
         self.picker.observe(self._on_pick, "value")
         self.transport.observe(self._on_knob, "value")
@@ -113,6 +130,8 @@ class ScenarioExplorer(W.VBox):
             forwarder=self.forwarder.value and "forwarder" in shown,
             hop_limit=self.hop_limit.value if self.limit_on.value else None,
             recipient=self.recipient.value if "recipient" in shown else None,
+            mta=self.mta.value,
+            **{key: box.value if key in shown else None for key, box in self.failure_knobs.items()},
         )
 
     def _load(self, name: str, *, step: int | str) -> None:
@@ -128,6 +147,8 @@ class ScenarioExplorer(W.VBox):
             self.hop_limit.disabled = True
             self.recipient.options = recipients
             self.recipient.value = recipients[0]
+            for key, box in self.failure_knobs.items():
+                box.value = bool(getattr(defaults, key))
             for key, row in self._rows.items():
                 row.layout.display = "" if key in shown else "none"
         finally:
@@ -159,8 +180,9 @@ class ScenarioExplorer(W.VBox):
         except MailhopsError as err:
             self.message.value = error_html(str(err))
             return
-        self.message.value = (ok_html("This journey crossed real SMTP servers on 127.0.0.1: the SMTP tab shows "
-                                       "what was really said, the headers are the ones those servers wrote.")
+        self.message.value = (ok_html("This journey crossed real SMTP servers on 127.0.0.1: mailhops' own Python "
+                                       "servers, writing their replies and headers in the style of the MTAs they "
+                                       "imitate (Postfix, Dovecot, ...). The SMTP tab shows what they really said.")
                               if live else "")
         self.journey, self.topology = journey, topo
         self.stepper.set_journey(journey, topology=topo, step=step)
@@ -171,14 +193,15 @@ class ScenarioExplorer(W.VBox):
 
 
 class App(W.VBox):
-    """The explorer lesson's app: tabs for the scenario explorer, the topology builder and the MX look-up."""
+    """The explorer lesson's app: tabs for the scenario explorer and the topology builder, and with
+    ``mx_lookup=True`` the MX look-up (which the lesson *Finding the next hop* already shows)."""
 
-    def __init__(self, scenario: str = "three-hops") -> None:
+    def __init__(self, scenario: str = "three-hops", *, mx_lookup: bool = False) -> None:
         self.explorer = ScenarioExplorer(scenario)
         self.builder = TopologyBuilder("three-hops")
-        self.mx = MXLookupPanel("mx-fallback")
-        self.tabs = W.Tab(children=[self.explorer, self.builder, self.mx])
-        self.tabs.titles = ("Scenario explorer", "Build your own", "MX look-up")
+        self.mx = MXLookupPanel("mx-fallback") if mx_lookup else None
+        self.tabs = W.Tab(children=[self.explorer, self.builder, *([self.mx] if self.mx is not None else [])])
+        self.tabs.titles = ("Scenario explorer", "Build your own", *(("MX look-up",) if self.mx is not None else ()))
         title = W.HTML('<div style="font-size:18px;font-weight:bold;margin-bottom:4px">&#9993; mailhops explorer</div>'
                        '<div style="color:#444;margin-bottom:6px">Change the situation, then press Step to follow '
                        "the message hop by hop.</div>")

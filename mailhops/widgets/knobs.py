@@ -37,7 +37,13 @@ class Knobs:
     ``spammy``: send the scenario's spam-like message (``None``: the scenario's own message);
     ``primary_mx_down`` (``None``: as in the scenario); ``forwarder``: write to a forwarding address
     that forwards to the recipient; ``hop_limit``: the limit every server applies (``None``: each MTA's
-    default); ``recipient`` (``None``: the scenario's).
+    default); ``recipient`` (``None``: the scenario's); ``mta``: the MTA every SMTP server imitates
+    (``None``: as in the scenario; see :func:`mailhops.scenarios.use_mta`).
+
+    When delivery fails (``None``: as in the scenario): ``greylisting`` at the recipient's MX; and for a laptop
+    that delivers by itself, ``port25_blocked`` (its ISP blocks outgoing port 25), ``blocklisted`` (its address
+    is on the MX's DNS blocklist), ``no_rdns`` (its address has no reverse DNS name) and ``spf_fails`` (the
+    sender's SPF record does not list it).
     """
 
     spam: str = "scenario"
@@ -46,9 +52,19 @@ class Knobs:
     forwarder: bool = False
     hop_limit: int | None = None
     recipient: str | None = None
+    mta: str | None = None
+    greylisting: bool | None = None
+    port25_blocked: bool | None = None
+    blocklisted: bool | None = None
+    no_rdns: bool | None = None
+    spf_fails: bool | None = None
 
 
-FORWARDING_DOMAIN = "alumni.example.edu"
+#: The knobs of a mail client that delivers by itself (shown for scenarios like ``direct-from-laptop``).
+DIRECT_KNOBS = ("port25_blocked", "blocklisted", "no_rdns", "spf_fails")
+
+
+FORWARDING_DOMAIN = "alumni.university.example"
 
 
 @functools.lru_cache(maxsize=64)
@@ -97,16 +113,42 @@ def relevant_knobs(scenario: sc.Scenario) -> list[str]:
     knobs.append("hop_limit")
     if len(recipients_of(scenario)) > 1:
         knobs.append("recipient")
+    if _direct_client(topo, scenario.sender) is not None:
+        knobs += list(DIRECT_KNOBS)
+    if any(s.greylist_delay is not None for s in topo.servers.values()):
+        knobs.append("greylisting")
     return knobs
+
+
+def _direct_client(topo: Topology, sender: str) -> Any:
+    """The sender's mail client when it has no outgoing server (it delivers to the recipient's MX itself)."""
+    user = topo.users.get(sender)
+    client = topo.servers.get(user.client) if user is not None and user.client else None
+    return client if client is not None and client.role == "client" and not topo.next_servers(client.name) else None
+
+
+def _spf_lists(topo: Topology, domain: str, ip: str) -> bool:
+    from ..dns import dns_for
+
+    return dns_for(topo).spf(ip, domain)[0] == "pass"
 
 
 def scenario_defaults(scenario: sc.Scenario) -> Knobs:
     """The knob values that reproduce ``scenario`` exactly as built."""
     topo = scenario.build()
     primary = _primary_mx(topo, domain_of(scenario.recipient))
+    client = _direct_client(topo, scenario.sender)
+    mx = topo.servers[primary] if primary else None
+    direct: dict[str, Any] = {}
+    if client is not None:
+        direct = {"port25_blocked": client.port25_blocked,
+                  "blocklisted": bool(mx is not None and set(mx.dnsbl) & set(client.listed_in)),
+                  "no_rdns": client.reverse_name is None,
+                  "spf_fails": not _spf_lists(topo, domain_of(scenario.sender), client.ip)}
     return Knobs(spammy=scenario.subject == sc.SPAM_SUBJECT,
                  primary_mx_down=(not topo.servers[primary].up) if primary else False,
-                 recipient=scenario.recipient)
+                 recipient=scenario.recipient,
+                 greylisting=any(s.greylist_delay is not None for s in topo.servers.values()), **direct)
 
 
 def apply_knobs(scenario: sc.Scenario, knobs: Knobs) -> tuple[Topology, str, str, str]:
@@ -116,7 +158,7 @@ def apply_knobs(scenario: sc.Scenario, knobs: Knobs) -> tuple[Topology, str, str
     >>> topo.server("mx.example.net").up, rcpt
     (False, 'bob@example.net')
     """
-    topo = scenario.build()
+    topo = scenario.build(mta=knobs.mta)
     recipient = knobs.recipient or scenario.recipient
     spammy = (scenario.subject == sc.SPAM_SUBJECT) if knobs.spammy is None else knobs.spammy
     if spammy:
@@ -154,7 +196,38 @@ def apply_knobs(scenario: sc.Scenario, knobs: Knobs) -> tuple[Topology, str, str
     if knobs.hop_limit is not None:
         for server in topo.servers.values():
             server.hop_limit = knobs.hop_limit
+    _apply_failure_knobs(topo, scenario, knobs, recipient)
     return topo, recipient, subject, body
+
+
+def _apply_failure_knobs(topo: Topology, scenario: sc.Scenario, knobs: Knobs, recipient: str) -> None:
+    """Greylisting at the recipient's MX; the home-connection troubles of a client that delivers by itself."""
+    primary = _primary_mx(topo, domain_of(recipient))
+    mx = topo.servers[primary] if primary else None
+    if knobs.greylisting is not None and mx is not None:
+        mx.greylist_delay = 300.0 if knobs.greylisting else None
+    client = _direct_client(topo, scenario.sender)
+    if client is None:
+        return
+    if knobs.port25_blocked is not None:
+        client.port25_blocked = knobs.port25_blocked
+    if knobs.blocklisted is not None:
+        lists = tuple(mx.dnsbl) if mx is not None and mx.dnsbl else (sc.BLOCKLIST,)
+        client.listed_in = lists if knobs.blocklisted else ()
+    if knobs.no_rdns is not None:
+        client.rdns = "" if knobs.no_rdns else (client.rdns or f"host-{client.ip.replace('.', '-')}.isp.example")
+    if knobs.spf_fails is not None:
+        domain = topo.domains.get(domain_of(scenario.sender))
+        if domain is not None:
+            from ..dns import dns_for
+
+            record = dns_for(topo).spf_record(domain.name) or "v=spf1 -all"
+            listed = f"ip4:{client.ip}" in record.split()
+            if knobs.spf_fails and listed:
+                domain.spf = " ".join(w for w in record.split() if w != f"ip4:{client.ip}")
+            elif not knobs.spf_fails and not listed:
+                words = record.split()
+                domain.spf = " ".join([*words[:-1], f"ip4:{client.ip}", words[-1]])
 
 
 def run_with(name: str, knobs: Knobs | None = None, *, seed: int = 0, live: bool = False) -> tuple[Journey, Topology]:
@@ -177,7 +250,8 @@ def run_with(name: str, knobs: Knobs | None = None, *, seed: int = 0, live: bool
         from ..live import LiveTopology
 
         with LiveTopology(topo, seed=seed) as servers:
-            journey = servers.send(scenario.sender, recipient, subject=subject, body=body, timeout=60.0)
+            journey = servers.send(scenario.sender, recipient, subject=subject, body=body, timeout=60.0,
+                                   final=scenario.live_final or bool(knobs and knobs.greylisting))
             outcome = journey.outcome
             if outcome is not None and outcome.mailbox and outcome.kind in ("delivered", "junk") and journey.message:
                 wanted = message_id(journey.message)

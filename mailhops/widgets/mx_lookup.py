@@ -14,6 +14,7 @@ from ..dns import TopologyDNS, live_mx
 from ..errors import DNSLookupError, MailhopsError
 from ..simulate import dns_for
 from ..topology import Topology, domain_of
+from .browser_graph import IN_BROWSER
 from .views import error_html
 
 __all__ = ["MXLookupPanel", "live_lookup_text", "mx_order_text", "topology_dns", "zone_text"]
@@ -73,6 +74,9 @@ def live_lookup_text(domain: str, *, timeout: float = 2.0) -> str:
     domain = (domain or "").strip().rstrip(".")
     if not domain:
         return "Type a domain name first, for example gmail.com."
+    if IN_BROWSER:  # JupyterLite: no sockets in the page (and no asking other hosts)
+        return ("Live look-up failed: asking the real DNS needs a Jupyter server (./dev.sh lab or Binder); "
+                "in this browser-only site Python runs inside the page and cannot open a network connection.")
     try:
         records = live_mx(domain, timeout=timeout)
     except DNSLookupError as err:

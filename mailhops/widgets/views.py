@@ -14,6 +14,7 @@ import ipywidgets as W
 
 from .. import draw as rd
 from ..journey import Journey
+from . import browser_graph
 from .headers import HeaderLine, headers_at
 
 __all__ = [
@@ -121,9 +122,17 @@ class DiagramView(W.Output):
         self.svg: str | None = None
         self.drawn: tuple[Any, dict[str, Any]] | None = None
         self._cache: dict[Any, dict[str, str]] = {}
+        self.browser: browser_graph.BrowserDiagram | None = None  # where dot cannot run: drawn in the page
 
     def draw(self, obj: Any, *, cache_key: Any = None, **kw: Any) -> None:
-        """Replace the picture by the diagram of ``obj`` (keywords as :func:`mailhops.draw.render`)."""
+        """Replace the picture by the diagram of ``obj`` (keywords as :func:`mailhops.draw.render`).
+
+        Where ``dot`` cannot run, one :class:`~mailhops.widgets.browser_graph.BrowserDiagram` draws it in
+        the page instead, and each later call only sends it the new DOT source.
+        """
+        if browser_graph.draws_in_browser():
+            self._draw_in_browser(obj, cache_key, kw)
+            return
         bundle = self._cache.get(cache_key) if cache_key is not None else None
         if bundle is None:
             bundle = rd.repr_mimebundle(fit_width(rd.render(obj, **kw)))
@@ -136,6 +145,22 @@ class DiagramView(W.Output):
         self.svg = data.get("image/svg+xml")
         self.drawn = (obj, kw)
         self.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+
+    def _draw_in_browser(self, obj: Any, cache_key: Any, kw: dict[str, Any]) -> None:
+        cached = self._cache.get(cache_key) if cache_key is not None else None
+        source = cached["text/vnd.graphviz"] if cached else fit_width(rd.render(obj, **kw)).source
+        if cache_key is not None and not cached:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[cache_key] = {"text/vnd.graphviz": source}
+        self.svg = None
+        self.drawn = (obj, kw)
+        if self.browser is None:
+            self.browser = browser_graph.BrowserDiagram(source)
+            self.outputs = ({"output_type": "display_data", "metadata": {},
+                             "data": browser_graph.browser_fallback_view(self.browser)},)
+        else:
+            self.browser.dot = source
 
 
 _NEW_BG = "#fff3bf"
