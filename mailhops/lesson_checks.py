@@ -232,8 +232,8 @@ def check_mx_down_outcome(answer: Any) -> Feedback:
                    "Tick 'the primary MX is down' in the explorer and read the outcome.")
 
 
-# ------------------------------------------------------------------------------ 02 finding the next hop
-#: The MX records of the MX exercise in lesson 2 (preference, host), and the hosts that are down.
+# ------------------------------------------------------------------------------ 03 finding the next hop
+#: The MX records of the MX exercise in lesson 03 (preference, host), and the hosts that are down.
 MX_EXERCISE = {"domain": "example.com", "records": [(20, "mx-b.example.com"), (10, "mx-a.example.com"),
                                                      (30, "mx-c.example.com")], "down": ["mx-a.example.com"]}
 
@@ -371,7 +371,7 @@ def check_visit_order(answer: Any) -> Feedback:
     return _wrong("the servers are right but not their order: the oldest Received line is at the bottom.")
 
 
-# ------------------------------------------------------------------------------ 04 spam and bounces
+# ------------------------------------------------------------------------------ 06 spam and bounces
 def check_backscatter_action(answer: Any) -> Feedback:
     """Which spam action risks sending bounces to innocent people (backscatter)?"""
     if _unanswered(answer):
@@ -429,7 +429,7 @@ def check_silent_outcome(answer: Any) -> Feedback:
                    "Compare the four spam scenarios' outcomes.")
 
 
-# ------------------------------------------------------------------------------ 05 forwarding and loops
+# ------------------------------------------------------------------------------ 08 forwarding and loops
 def check_forwarded_recipient(answer: Any) -> Feedback:
     """In forwarding, which recipient does the forwarder put in RCPT TO when it sends the message on?"""
     journey = _journey("forwarding")
@@ -475,7 +475,7 @@ def check_highest_hop_limit(answer: Any) -> Feedback:
                    f"Choose one of {', '.join(known)}.")
 
 
-# ------------------------------------------------------------------------------ 06 enterprise
+# ------------------------------------------------------------------------------ 10 enterprise
 def check_enterprise_hops(answer: Any) -> Feedback:
     """How many hops does the message to sales@example.net take in enterprise?"""
     journey = _journey("enterprise")
@@ -501,7 +501,7 @@ def check_carol_mailbox(answer: Any) -> Feedback:
                    "Choose carol@example.net as recipient in the explorer.")
 
 
-# ------------------------------------------------------------------------------ 07 analyse your own email
+# ------------------------------------------------------------------------------ 11 analyse your own email
 def check_analyzed_hops(journey: Journey, answer: Any) -> Feedback:
     """How many hops did the analyzed message make?"""
     return _number(answer, len(journey.hops), "Count the Received lines of the message.", "Count only Received lines.",
@@ -562,7 +562,7 @@ def check_slowest_hop(journey: Journey, answer: Any, why: Any = None) -> Feedbac
     return _explained(verdict, "slowest-hop", why)
 
 
-# ------------------------------------------------------------------------------ 08 explorer
+# ------------------------------------------------------------------------------ 12 explorer
 def check_explorer_junk(explorer: Any) -> Feedback:
     """Has the explorer been set so the three-hops message lands in Bob's Junk folder?"""
     journey = getattr(explorer, "journey", None)

@@ -90,7 +90,8 @@ class Scenario:
     #: is only deferred, the retry delivers).
     live_final: bool = False
 
-    def message(self, seed: int = 0, recipient: str | None = None) -> bytes | None:
+    def message(self, seed: int = 0, recipient: str | None = None, *, subject: str | None = None,
+                body: str | None = None) -> bytes | None:
         """The message the client writes when its From: differs from the envelope sender, else ``None``."""
         if self.from_header is None:
             return None
@@ -99,7 +100,7 @@ class Scenario:
         from .mta.message import new_message
         from .simulate import EPOCH
 
-        return new_message(self.from_header, recipient or self.recipient, self.subject, self.body, EPOCH,
+        return new_message(self.from_header, recipient or self.recipient, subject or self.subject, body or self.body, EPOCH,
                            self.sender.rpartition("@")[2], random.Random(seed))
 
     def build(self, *, mta: str | None = None) -> Topology:
@@ -419,7 +420,9 @@ _SCENARIOS: list[Scenario] = [
              "reaches Bob and nobody is told. Quiet, but a wrongly dropped real message vanishes without a trace.",
              _spam_filter("drop"), subject=SPAM_SUBJECT, body=SPAM_BODY, expected="dropped", expected_status="2.0.0"),
     Scenario("spam-to-junk", "A filter marks the spam (X-Spam-Flag: YES); the mailbox files it into Junk.",
-             "The filter adds SpamAssassin's X-Spam-Status and X-Spam-Flag headers and passes the message on. The "
+             "The filter's Postfix hands the message to amavisd-new on 127.0.0.1:10024, which has SpamAssassin score "
+             "it, adds its X-Spam-Status and X-Spam-Flag headers and re-injects it on 127.0.0.1:10025: two hops that "
+             "never leave the machine. The message is passed on; the "
              "mailbox server's filter rule (Sieve) sees the flag and files the message into Bob's Junk folder "
              "instead of his inbox.",
              _spam_filter("junk"), subject=SPAM_SUBJECT, body=SPAM_BODY, expected="junk", expected_status="2.0.0"),
@@ -449,7 +452,9 @@ _SCENARIOS: list[Scenario] = [
              "Large organisations put several servers behind their MX, each with one job: a spam filter, a virus "
              "scanner, an archive that keeps a copy of everything, an alias expander that turns sales@ into a person, "
              "and an internal router (here Exchange) that knows which mailbox server holds the mailbox and hands the "
-             "message to Exchange's own mailbox delivery (Mailbox Transport, not LMTP). Every one of them adds a hop.",
+             "message to Exchange's own mailbox delivery (Mailbox Transport, not LMTP). Every one of them adds a hop; "
+             "the spam filter's amavisd-new and the virus scanner's ClamSMTP add loopback hops of their own "
+             "(127.0.0.1), where Postfix hands the message to the filter and takes it back.",
              _enterprise, recipient="sales@example.net"),
     Scenario("migration", "Mailboxes are moving to a new server; a router sends each user's mail to the right one.",
              "During a migration two generations of mailbox servers run side by side. The MX and router stay the "

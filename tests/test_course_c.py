@@ -209,15 +209,15 @@ def test_real_samples_show_what_the_lesson_points_at() -> None:
 # ---------------------------------------------------------------- the notebooks of part C
 def test_the_split_lessons_replace_the_old_one() -> None:
     assert not (NOTEBOOKS / "03-reading-the-trail.ipynb").exists()
-    for name in ["reading-received-lines.ipynb", "trace-and-result-headers.ipynb"]:
+    for name in ["04-reading-received-lines.ipynb", "05-trace-and-result-headers.ipynb"]:
         nb = json.loads((NOTEBOOKS / name).read_text())
         text = "\n".join("".join(c["source"]) for c in nb["cells"])
         assert "(predict, run, explain)" in text
     assert "reading-the-trail" not in (NOTEBOOKS.parent / "README.md").read_text()
 
 
-@pytest.mark.parametrize("name", ["reading-received-lines.ipynb", "trace-and-result-headers.ipynb",
-                                  "05-forwarding-and-loops.ipynb", "07-analyse-your-own-email.ipynb"])
+@pytest.mark.parametrize("name", ["04-reading-received-lines.ipynb", "05-trace-and-result-headers.ipynb",
+                                  "08-forwarding-and-loops.ipynb", "11-analyse-your-own-email.ipynb"])
 def test_each_lesson_has_a_predict_run_explain_exercise(name: str) -> None:
     cells = json.loads((NOTEBOOKS / name).read_text())["cells"]
     text = "\n".join("".join(c["source"]) for c in cells)

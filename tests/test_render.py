@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -261,15 +262,19 @@ def test_unknown_theme_is_a_render_error():
 def test_slide_is_16_by_9_and_header_text_stays_readable(name, steps):
     j = scenarios.run(name)
     for step in frame_steps(j)[:steps]:
-        svg = to_svg(j, slide=True, headers=True, highlight=step)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            svg = to_svg(j, slide=True, headers=True, highlight=step)
         root = parse_svg(svg)
         assert (root.get("width"), root.get("height")) == ("960pt", "540pt")  # 13.333 x 7.5 in
         sizes = effective_font_sizes(svg)
         mono = min(v for k, v in sizes.items() if k.startswith("Liberation Mono"))
-        # a floor against regressions, not the goal: enterprise's header frames measure 6.75 pt (goal 12;
-        # bench/render.py prints slide_header_pt_min.* and the CLI says when a slide is too small)
-        assert mono >= 6.5, (step, sizes)
-        assert "hop " + str(step) + " added" in text_of(root)
+        # the header lines: >= 12 pt on the slide; only a route too long for one slide (more than six servers)
+        # may come out smaller, and then the export says so
+        servers = len(groups(root, "server"))
+        assert mono >= 12 or (servers > 6 and caught and mono >= 9), (step, sizes)
+        if "B" not in str(step):
+            assert "hop " + str(step) + " added" in text_of(root)
 
 
 @needs_dot

@@ -33,7 +33,9 @@ def test_every_signature_of_every_scenario_checks_out_with_dkimpy(name: str) -> 
     raw = journey.message
     view = TopologyDNS(journey.topology)
     count = raw.split(b"\r\n\r\n", 1)[0].lower().count(b"\r\ndkim-signature:") + raw.lower().startswith(b"dkim-signature:")
-    outbound = [h for h in journey.hops if h.by_server and journey.topology.server(h.by_server).role in ("submission", "relay")]
+    # (amavisd-new's loopback hop is received by "localhost", which is no server of the topology)
+    outbound = [h for h in journey.hops
+                if getattr(journey.topology.servers.get(h.by_server or ""), "role", None) in ("submission", "relay")]
     assert count >= 1 if outbound else count == 0, "the sender's outbound server signs every message, only it"
     for idx in range(count):
         broken = name == "mailing-list" and idx == 1

@@ -31,15 +31,25 @@ async function graphviz(model) {
   return cache.get(digest);
 }
 
+// Graphviz in the browser has no font files: it estimates text widths from built-in metrics, found by the
+// exact font name; for "Liberation Sans, Arial, ..." it finds none and measures Times, so bold names would
+// overflow their boxes. Liberation Sans is metric-compatible with Arial: lay out with Arial's metrics, and
+// the page shows Arial (or Liberation Sans where fontconfig stands it in for Arial, as on Debian and Ubuntu).
+const forBrowser = (dot) => dot.replace(/(fontname|face)="Liberation Sans[^"]*"/gi, '$1="Arial"');
+
 async function draw(model, el) {
   const dot = model.get("dot");
   const started = performance.now();
   try {
     const gv = await graphviz(model);
     if (dot !== model.get("dot")) return; // a newer diagram is on its way
-    el.innerHTML = gv.dot(dot);
+    el.innerHTML = gv.dot(forBrowser(dot));
     const svg = el.querySelector("svg");
     if (svg) {
+      // The same text alternative as dot's SVG (mh_title, mh_desc in the DOT source): what screen readers say.
+      const attr = (name) => ((dot.match(new RegExp(name + '="((?:[^"\\\\]|\\\\.)*)"')) || [])[1] || "").replace(/\\(.)/g, "$1");
+      const label = [attr("mh_title"), attr("mh_desc")].filter(Boolean).join(". ");
+      if (label) svg.setAttribute("aria-label", label);
       svg.setAttribute("role", "img");
       svg.removeAttribute("width");
       svg.removeAttribute("height");

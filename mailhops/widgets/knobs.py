@@ -246,12 +246,15 @@ def run_with(name: str, knobs: Knobs | None = None, *, seed: int = 0, live: bool
     """
     scenario = sc.get(name)
     topo, recipient, subject, body = apply_knobs(scenario, knobs or Knobs())
+    # A scenario whose From: is not the envelope sender (dmarc-reject's forger) sends its own message.
+    own_message = scenario.message(seed, recipient, subject=subject, body=body)
     if live:
         from ..live import LiveTopology
 
         with LiveTopology(topo, seed=seed) as servers:
             journey = servers.send(scenario.sender, recipient, subject=subject, body=body, timeout=60.0,
-                                   final=scenario.live_final or bool(knobs and knobs.greylisting))
+                                   final=scenario.live_final or bool(knobs and knobs.greylisting),
+                                   message=own_message)
             outcome = journey.outcome
             if outcome is not None and outcome.mailbox and outcome.kind in ("delivered", "junk") and journey.message:
                 wanted = message_id(journey.message)
@@ -261,7 +264,7 @@ def run_with(name: str, knobs: Knobs | None = None, *, seed: int = 0, live: bool
                         journey.message = box.get_bytes(key).replace(b"\n", b"\r\n")
                         break
     else:
-        journey = send(topo, scenario.sender, recipient, subject=subject, body=body, seed=seed)
+        journey = send(topo, scenario.sender, recipient, subject=subject, body=body, seed=seed, message=own_message)
     journey.scenario = scenario.name
     return journey, topo
 
