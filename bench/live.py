@@ -30,7 +30,18 @@ message is counted once it is stored in the Maildir (the mailbox server's outcom
 
 - ``soak_rss_mb_before`` / ``soak_rss_mb_after`` / ``soak_rss_growth_mb`` (target growth < 20 MB) and
   ``soak_msgs_per_s``: ``--soak`` messages (default 5,000) through the same chain from the client processes,
-  with the resident memory of this process (the servers) read from ``/proc`` before and after.
+  with the resident memory of this process (the servers) read from ``/proc`` before and after, each once
+  the queues are idle and 3 s have passed; ``soak_rss_mb_peak`` and ``soak_queued_peak`` are the highest
+  resident memory and queue backlog seen during the soak (sampled every 0.2 s).
+
+What the memory target took (November 2026, 5,000 messages over 16 long sessions): growth was 35-45 MB
+because a session that stays open held every journey it had carried until it ended (about 5,000 in
+memory at the end), and the submission server took messages far faster than the relays passed them on
+(a backlog of 2,500-3,100). A transaction's journeys are now let go when the next MAIL starts, and the
+servers pause a new message while more than 100 wait (Postfix's ``in_flow_delay``): growth +1 to +3 MB,
+backlog about 200. glibc's ``malloc_trim`` once a queue is idle (:mod:`mailhops.live.memory`) then gives
+back the memory a burst left free (the settled resident size fell from about 135 MB to 70 MB);
+``MALLOC_ARENA_MAX=2`` alone left the growth at 37 MB.
 
 ``machine_speed_sim_journeys_per_s_before`` / ``_after`` time the simulator (pure CPU, no network) just before
 and after: this virtual machine's speed drifts by a quarter or more within minutes, and these two numbers
@@ -103,6 +114,19 @@ def _rss_mb() -> float:
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+def _settled_rss(live: LiveTopology) -> float:
+    """The resident memory once every queue is idle and the servers had time to give freed memory back (MB)."""
+    import gc
+
+    deadline = time.monotonic() + 60
+    while (live.pending() or not all(n.mail is None or n.mail.queue.idle() for n in live._nodes.values())) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gc.collect()
+    time.sleep(3.0)  # mailhops.live.memory gives freed memory back at most every 2 s, when a queue goes idle
+    return _rss_mb()
 
 
 def _one_session(where: tuple[str, int], numbers: list[int]) -> None:
@@ -209,18 +233,27 @@ def main() -> int:
             print(f"cpu_ms_per_msg_session_each_total: {per_msg * 1000:.1f}")
             print(f"cpu_ceiling_msgs_per_s_session_each: {cpus / per_msg:.0f}")
             if args.soak:
-                import gc
+                before = _settled_rss(live)
+                peak = [before, 0]
+                sampling = threading.Event()
 
-                gc.collect()
-                before = _rss_mb()
+                def sample() -> None:  # the highest resident memory and backlog while the soak runs
+                    while not sampling.wait(0.2):
+                        peak[0], peak[1] = max(peak[0], _rss_mb()), max(peak[1], len(live.pending()))
+
+                sampler = threading.Thread(target=sample, daemon=True)
+                sampler.start()
                 rate, _, _ = load(4 * 10**6, session_each=False, count=args.soak)
-                gc.collect()
-                after = _rss_mb()
+                sampling.set()
+                sampler.join()
+                after = _settled_rss(live)
                 print(f"soak_messages: {args.soak}")
                 print(f"soak_msgs_per_s: {rate:.1f}")
                 print(f"soak_rss_mb_before: {before:.1f}")
+                print(f"soak_rss_mb_peak: {peak[0]:.1f}")
                 print(f"soak_rss_mb_after: {after:.1f}")
                 print(f"soak_rss_growth_mb: {after - before:.1f}")
+                print(f"soak_queued_peak: {peak[1]}")
                 print(f"soak_journeys_kept: {len(live.journal)}")
 
         client_cpu_in: list[float] = []

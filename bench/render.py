@@ -9,9 +9,11 @@ Prints `name: value` lines (times in milliseconds, medians of --repeat runs):
 - ``dot_only_ms.<scenario>``: ``dot -Tsvg`` alone on the same DOT source, started the same way;
 - ``overhead_ratio.<scenario>`` and ``overhead_ratio.total``: the first over the second.
   Target (issue 3): <= 1.2, our own work is small next to dot's layout;
-- ``slide_header_pt_min.<scenario>``: on 16:9 slide frames with headers (first 12 steps), the
+- ``slide_header_pt_min.<scenario>``: on 16:9 slide frames with headers (every frame of a build), the
   smallest header-line type in points on the slide. Target: >= 12;
 - ``slide_text_pt_min.<scenario>``: the smallest text of any kind on each scenario's slide. Target: >= 12;
+- ``slide_names_pt_min.<scenario>``: the smallest server name, hop number or protocol (the slide's large
+  type) on each scenario's slide. Target: >= 18;
 - ``deck_forwarding_loop_s``: writing forwarding-loop's .pptx deck. Target: < 10 s;
 - ``render_10_servers_headers_ms``: a journey through 10 servers with a header panel on every hop.
   Target: < 100 ms.
@@ -71,6 +73,13 @@ def smallest_pt(svg: str) -> float:
     return min(float(m) for m in re.findall(r'font-size="([\d.]+)"', svg)) * scale
 
 
+def names_pt(svg: str) -> float:
+    """The smallest of the slide's large type (server names, hop numbers, protocols), in points on the slide."""
+    scale = float(re.search(r'transform="scale\(([\d.]+)', svg).group(1))
+    sizes = [float(m) for m in re.findall(r'font-size="([\d.]+)"', svg)]
+    return min(x for x in sizes if x >= max(sizes) - 1.5) * scale
+
+
 def dot_only(source: str) -> None:
     subprocess.run(["dot", "-Tsvg"], input=source.encode("utf-8"), capture_output=True, check=True)
 
@@ -122,22 +131,27 @@ def main() -> int:
     for name in scenarios.names():
         journey = scenarios.run(name)
         sizes = [smallest_mono_pt(to_svg(journey, slide=True, headers=True, highlight=step))
-                 for step in frame_steps(journey)[:12]]
+                 for step in frame_steps(journey)]
         print(f"slide_header_pt_min.{name}: {min(sizes):.1f}")
         worst = min(worst, *sizes)
     print(f"slide_header_pt_min.all: {worst:.1f}")
     print("slide_header_pt_min.target: 12")
 
-    # one slide per scenario (no headers): the smallest text of any kind on the slide (issue 15: >= 12)
-    smallest = 99.0
+    # one slide per scenario (no headers): the smallest text of any kind (issue 15: >= 12) and the smallest
+    # name, hop number or protocol (>= 18) on the slide
+    smallest = names_min = 99.0
     for name in scenarios.names():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            size = smallest_pt(to_svg(scenarios.run(name), slide=True))
+            svg = to_svg(scenarios.run(name), slide=True)
+        size, names = smallest_pt(svg), names_pt(svg)
         print(f"slide_text_pt_min.{name}: {size:.1f}")
-        smallest = min(smallest, size)
+        print(f"slide_names_pt_min.{name}: {names:.1f}")
+        smallest, names_min = min(smallest, size), min(names_min, names)
     print(f"slide_text_pt_min.all: {smallest:.1f}")
     print("slide_text_pt_min.target: 12")
+    print(f"slide_names_pt_min.all: {names_min:.1f}")
+    print("slide_names_pt_min.target: 18")
 
     # the forwarding-loop deck (.pptx): one slide per step, PNG frames at 144 dpi
     loop = scenarios.run("forwarding-loop")

@@ -11,4 +11,6 @@ python -m mailhops export forwarding-loop -o docs/forwarding-loop-dark.svg --the
 python -m mailhops export mx-fallback --topology -o docs/mx-fallback-topology-print.svg --theme print
 python -m mailhops export three-hops --slide -o docs/three-hops-slide.png --dpi 72
 python -m mailhops export forwarding-loop --slide -o docs/forwarding-loop-slide.png --dpi 72
+python -m mailhops export spam-accept-then-bounce --slide -o docs/spam-accept-then-bounce-slide.png --dpi 72
+python -m mailhops export enterprise --topology -o docs/enterprise-topology.png --dpi 48
 python -m mailhops export three-hops --view headers --slide -o docs/three-hops-headers-view.png --dpi 72

@@ -381,8 +381,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             print(live.describe(), flush=True)
             if resumed:
                 print(f"\nTaken up again from the spool in {directory}: {resumed} queued message(s).", flush=True)
-            print("\nEach hop is printed as it happens. Press Ctrl-C to stop.\n", flush=True)
-            try:
+            try:  # the prompt inside: a signal that comes right after it is still a clean stop
+                print("\nEach hop is printed as it happens. Press Ctrl-C to stop.\n", flush=True)
                 while not stop.wait(0.5):
                     pass
             except KeyboardInterrupt:

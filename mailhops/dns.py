@@ -235,7 +235,7 @@ class TopologyDNS:
         if found is None:
             rds, _ = self._rdataset(name, "TXT")
             found = [] if rds is None else [b"".join(r.strings).decode("utf-8", "replace") for r in rds]
-            self._txt[name] = found  # the zones never change once built
+            _keep(self._txt, name, found)  # the zones never change once built
         return list(found)
 
     def spf(self, ip: str, domain: str, helo: str | None = None, sender: str | None = None) -> tuple[str, str]:
@@ -248,7 +248,8 @@ class TopologyDNS:
         if key not in self._spf:
             query = ZoneSPFQuery(self, i=ip, s=sender or f"postmaster@{domain}", h=helo or domain)
             result, _code, _explanation = query.check()
-            self._spf[key] = (result, query.mechanism or "")
+            _keep(self._spf, key, (result, query.mechanism or ""))
+            return result, query.mechanism or ""
         return self._spf[key]
 
     def answers(self, name: str, rdtype: str) -> list:  # noqa: ANN401 - the shapes pyspf expects
@@ -292,7 +293,7 @@ class TopologyDNS:
             return self._ptr[ip]
         rds, _ = self._rdataset(_reverse(ip), "PTR")
         name = None if rds is None else next(iter(rds)).target.to_text().rstrip(".")
-        self._ptr[ip] = name
+        _keep(self._ptr, ip, name)
         return name
 
     def blocklisted(self, ip: str, blocklist: str) -> str | None:
@@ -326,7 +327,7 @@ class TopologyDNS:
         domain = domain.lower().rstrip(".")
         if domain not in self._mx:
             rds, _ = self._rdataset(domain, "MX")
-            self._mx[domain] = [(r.preference, r.exchange.to_text().rstrip(".").lower()) for r in rds] if rds else []
+            _keep(self._mx, domain, [(r.preference, r.exchange.to_text().rstrip(".").lower()) for r in rds] if rds else [])
         records = self._mx[domain]
         if records:
             return order_mx(domain, records, rng, asking=asking)
@@ -354,6 +355,26 @@ def order_mx(domain: str, records: list[tuple[int, str]], rng: random.Random, *,
         if own:
             ordered = [(p, h) for p, h in ordered if p < own[0]]
     return MXAnswer(domain, "mx", ordered, text)
+
+
+#: How many answers each :class:`TopologyDNS` remembers per kind (TXT, SPF verdicts, MX, PTR): the names asked
+#: come from messages (a DKIM selector, an envelope sender), so a long run must not keep every one.
+ANSWERS_KEPT = 1024
+
+
+def _keep(answers: dict, key: object, value: object) -> None:
+    """Remember ``value`` for ``key``, forgetting the oldest answer beyond :data:`ANSWERS_KEPT` (answers are a pure
+    function of the zones, which never change once built, so forgetting one only costs asking again).
+
+    >>> answers = {}
+    >>> for i in range(ANSWERS_KEPT + 5):
+    ...     _keep(answers, i, str(i))
+    >>> len(answers), min(answers)
+    (1024, 5)
+    """
+    answers[key] = value
+    if len(answers) > ANSWERS_KEPT:
+        del answers[next(iter(answers))]
 
 
 _CACHE: dict[tuple, TopologyDNS] = {}

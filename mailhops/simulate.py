@@ -131,7 +131,7 @@ class _Walk:
                 lines.append(SmtpLine("C", "."))
                 refused = srv.data_reply(self.t, server, session, env, message,
                                          greylist=self.greylists.setdefault(server.name, srv.policy.Greylist()),
-                                         when=self.clock)
+                                         when=self.clock, dns_view=self.dns)
                 if refused is not None:
                     reply = refused
                     self.refused_at = "end of DATA"

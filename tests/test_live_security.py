@@ -21,6 +21,7 @@ import pytest
 
 from mailhops import scenarios
 from mailhops.live import LiveTopology
+from mailhops.live.mail_queue import spooled_recipients
 
 
 @pytest.fixture(scope="module")
@@ -292,3 +293,64 @@ def test_ctrl_c_then_resume_loses_nothing(tmp_path: Path) -> None:
         assert email.message_from_bytes(next(iter(again.maildir("bob@example.net"))).as_bytes(),
                                         policy=email.policy.default)["Subject"] == "Hello from mailhops"
     assert [p for p in (tmp_path / "spool").rglob("*") if p.is_file()] == []
+
+
+def test_one_spool_file_per_message_struck_off_per_recipient_then_resumed(tmp_path: Path) -> None:
+    topology = scenarios.get("three-hops").build()
+    topology.server("mx.example.net").up = False  # bob's copy waits; alice's (a local domain) is delivered
+    live = LiveTopology(topology, directory=tmp_path, retry_schedule=(60.0,)).start()
+    spool = tmp_path / "spool" / "smtp.example.org"
+    seen: list[list[str]] = []
+    original = live._nodes["smtp.example.org"].mail.queue.put_message  # noqa: SLF001 - look at the file as written
+
+    def spy(entries, delay=0.0):  # noqa: ANN001, ANN202
+        original(entries, delay)
+        seen.append(spooled_recipients(entries[0].path) if entries else [])
+
+    live._nodes["smtp.example.org"].mail.queue.put_message = spy  # noqa: SLF001
+    try:
+        with smtplib.SMTP(*live.address_of("smtp.example.org"), timeout=10) as s:
+            s.ehlo("laptop.example.org")
+            s.starttls(context=ssl._create_unverified_context())  # noqa: SLF001 - a self-signed certificate
+            s.ehlo("laptop.example.org")
+            s.login("alice", "mailhops")
+            refused = s.sendmail("alice@example.org", ["bob@example.net", "alice@example.org"],
+                                 b"From: alice@example.org\r\nSubject: two of us\r\n\r\n.hi\r\n")
+        assert refused == {}
+        assert seen[0] == ["bob@example.net", "alice@example.org"]  # one file, both recipients, before the 250
+        deadline = time.monotonic() + 10
+        while len(live.maildir("alice@example.org")) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(live.maildir("alice@example.org")) == 1
+        files = [p for p in spool.iterdir() if p.is_file()]
+        assert len(files) == 1 and spooled_recipients(files[0]) == ["bob@example.net"]  # alice struck off
+        left = live.drain(0.5)
+    finally:
+        live.stop()
+    assert [(name, e.envelope.rcpt) for name, e in left] == [("smtp.example.org", "bob@example.net")]
+    topology.server("mx.example.net").up = True
+    with LiveTopology(topology, directory=tmp_path) as again:
+        deadline = time.monotonic() + 10
+        while len(again.maildir("bob@example.net")) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stored = [m.as_bytes() for m in again.maildir("bob@example.net")]
+        assert len(again.maildir("alice@example.org")) == 1  # not delivered twice
+    assert len(stored) == 1 and stored[0].endswith(b"\n.hi\n")  # the body byte for byte (the Maildir stores LF)
+    received = email.message_from_bytes(stored[0], policy=email.policy.default).get_all("Received")
+    assert any("for <bob@example.net>" in str(r) and "smtp.example.org" in str(r) for r in received)
+    assert [p for p in (tmp_path / "spool").rglob("*") if p.is_file()] == []
+
+
+def test_a_long_session_lets_go_of_each_message_once_the_next_one_starts() -> None:
+    """A client that keeps its session open (an application's queue) must not pin every journey it carried."""
+    with LiveTopology(scenarios.get("three-hops").build()) as live:
+        with smtplib.SMTP(*live.address_of("mx.example.net"), timeout=10) as s:
+            s.ehlo("app.example.com")
+            for n in range(3):
+                s.sendmail("carol@example.com", ["bob@example.net"], f"Subject: {n}\r\n\r\nmessage {n}\r\n".encode())
+            keys = live.journal.keys()
+            assert len(keys) == 3
+            for key in keys[:2]:  # the session is still open: the first two transactions are over all the same
+                journey = live.journal.wait(key, 10, final=True)
+                assert journey.outcome.kind == "delivered"
+                assert journey.hops[0].smtp[-1].side == "S" and journey.hops[0].smtp[-1].text.startswith("250 ")

@@ -228,9 +228,249 @@ def test_without_cryptography_the_journey_is_byte_identical() -> None:
     import subprocess
     import sys
 
+    names_ = ["mailing-list", "forwarding", "dmarc-reject", "three-hops"]
     code = ("import sys; sys.modules['cryptography'] = None\n"
             "from mailhops.scenarios import get; from mailhops.mta import trust\n"
             "assert trust.rsa_backend() == 'dkimpy'\n"
-            "sys.stdout.buffer.write(get('mailing-list').run(seed=5).message)")
+            f"for name in {names_!r}:\n"
+            "    j = get(name).run(seed=5)\n"
+            "    sys.stdout.buffer.write(j.message + b'\\0' + (j.bounce.message if j.bounce else b'') + b'\\0')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, timeout=120).stdout
-    assert out == get("mailing-list").run(seed=5).message
+    expected = b""
+    for name in names_:  # signed and verified with cryptography here: the same bytes, the same verdicts
+        journey = get(name).run(seed=5)
+        expected += journey.message + b"\0" + (journey.bounce.message if journey.bounce else b"") + b"\0"
+    assert out == expected
+
+
+# ---------------------------------------------------------------------------------------------- #
+# the fast paths (trust.py's caches, compiled patterns and cryptography's RSA) give dkimpy's answers
+
+
+def _real_signature() -> tuple[bytes, bytes, dict, bytes]:
+    """(the signed part of a three-hops message, the DKIM-Signature value, its public key as dkimpy parses it, the
+    signature bytes)."""
+    import base64
+    import re
+
+    journey = get("three-hops").run(seed=7)
+    part, _count = trust.signed_part(journey.message)
+    value = next(v for n, v in dkim.rfc822_parse(part)[0] if n.lower() == b"dkim-signature")
+    tags = dkim.util.parse_tag_value(value)
+    record = dns_for(journey.topology).dkim_txt(b"mail._domainkey.example.org.")
+    pk = dkim.evaluate_pk(b"mail._domainkey.example.org.", record)[0]
+    return part, value, pk, base64.b64decode(re.sub(rb"\s+", b"", tags[b"b"]))
+
+
+def _digest(data: bytes, name: str = "sha256"):  # noqa: ANN202 - a hashlib object, as dkimpy fills it
+    import hashlib
+
+    return dkim.HashThrough(hashlib.new(name, data))
+
+
+@settings(max_examples=150, deadline=None)
+@given(flips=st.lists(st.tuples(st.integers(0, 127), st.integers(1, 255)), max_size=3),
+       cut=st.sampled_from([None, 1, 127, 129, 200]), data=st.binary(max_size=40),
+       hash_name=st.sampled_from(["sha256", "sha1"]), big=st.booleans())
+def test_rsa_verify_gives_dkimpys_verdict_on_both_backends(flips: list[tuple[int, int]], cut: int | None, data: bytes,
+                                                           hash_name: str, big: bool) -> None:
+    """Tampered, truncated, padded, too large or wrong-digest signatures: cryptography (OpenSSL), the pure-Python
+    path and dkimpy's own ``RSASSA_PKCS1_v1_5_verify`` always agree."""
+    import hashlib
+
+    pk = dkim.evaluate_pk(b"x", dns_for(get("three-hops").build()).dkim_txt(b"mail._domainkey.example.org."))[0]
+    private = trust._private_key("example.org")
+    signature = bytearray(dkim.crypto.RSASSA_PKCS1_v1_5_sign(_digest(data, hash_name), private))
+    for at, xor in flips:
+        signature[at] ^= xor
+    signature = bytes(signature)
+    if cut is not None:
+        signature = (signature + b"\x00" * 200)[:cut]
+    if big:  # a representative at or above the modulus (OpenSSL refuses it before any arithmetic)
+        signature = (pk["modulus"] + int.from_bytes(signature[:8], "big")).to_bytes(128, "big") if len(signature) == 128 \
+            else signature
+    for digest_data in (data, data + b"!"):
+        expected = dkim.crypto.RSASSA_PKCS1_v1_5_verify(_digest(digest_data, hash_name), signature, pk)
+        verdicts = []
+        for pure in (False, True):
+            trust.PURE_PYTHON_RSA = pure
+            try:
+                verdicts.append(trust._rsa_verify(_digest(digest_data, hash_name), signature, pk))
+            finally:
+                trust.PURE_PYTHON_RSA = False
+        assert verdicts == [expected, expected], (verdicts, expected)
+    assert hashlib.new(hash_name)  # the digests above were real ones
+
+
+def test_rsa_verify_accepts_the_real_signature_on_both_backends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signature of a simulated message, checked over the header hash dkimpy computes: pass on both paths, and
+    one flipped bit of the signature fails on both."""
+    part, value, pk, signature = _real_signature()
+    for pure in (False, True):
+        monkeypatch.setattr(trust, "PURE_PYTHON_RSA", pure)
+        assert trust.rsa_backend() == ("dkimpy" if pure else "cryptography")
+        verifier = trust._Verifier(part)
+        assert verifier.verify(dnsfunc=dns_for(get("three-hops").build()).dkim_txt) is True
+        bad = bytes([signature[0] ^ 1]) + signature[1:]
+        assert trust._rsa_verify(_digest(b"x"), bad, pk) is False
+
+
+def _tampered(raw: bytes) -> list[bytes]:
+    """The message and what a hop could do to it: a changed body, a changed signed field, a signature value cut,
+    an unsigned field added on top, white space refolded (relaxed canonicalization must still pass)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    out = [raw, head + b"\r\n\r\n" + body + b"extra line\r\n", raw.replace(b"Subject: ", b"Subject: Re: ", 1),
+           b"X-Added: by a hop\r\n" + raw, raw.replace(b"Subject: ", b"Subject:    ", 1)]
+    i = raw.find(b" b=")
+    if i > 0:
+        out.append(raw[:i + 10] + raw[i + 14:])
+    return out
+
+
+def _as_dkimpy_said(check: trust.DkimCheck) -> str:
+    """What plain dkimpy did for the signature ``check`` reports: returned True or False, or raised."""
+    if check.result == "pass":
+        return "pass"
+    if check.reason in ("signature verification failed", "no key for signature"):
+        return "false"
+    return {"fail": "ValidationError", "permerror": "KeyFormatError"}.get(check.result, "DKIMException")
+
+
+@pytest.mark.parametrize("name", names())
+def test_fast_verification_gives_dkimpys_verdicts(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For every scenario's final message and tampered copies: :func:`trust._check_dkim` (signed part, cached tags and
+    key, body-hash cache, compiled patterns, either RSA backend) says what plain ``dkim.DKIM.verify`` says for each
+    signature, and :func:`trust._check_arc` what plain ``dkim.ARC.verify`` says."""
+    journey = get(name).run(seed=2)
+    view = TopologyDNS(journey.topology)
+    seen = set()
+    for raw in _tampered(journey.message):
+        count = sum(1 for n, _v in dkim.rfc822_parse(raw)[0] if n.lower() == b"dkim-signature")
+        expected = []
+        for idx in range(count):
+            try:
+                expected.append("pass" if dkim.DKIM(raw).verify(idx=idx, dnsfunc=view.dkim_txt) else "false")
+            except (dkim.ValidationError, dkim.KeyFormatError) as err:
+                expected.append(type(err).__name__)
+            except dkim.DKIMException:
+                expected.append("DKIMException")
+        seen.update(expected)
+        arc_expected = dkim.ARC(raw).verify(dnsfunc=view.dkim_txt)[0] if b"ARC-Seal:" in raw else None
+        for pure in (False, True):
+            monkeypatch.setattr(trust, "PURE_PYTHON_RSA", pure)
+            trust._DKIM_CHECKS.clear()
+            got = [_as_dkimpy_said(c) for c in trust._check_dkim(raw, view)]
+            assert got == expected, (name, pure, got, expected)
+            if arc_expected is not None:
+                arc = trust._check_arc(raw, view)
+                assert arc.result == {dkim.CV_Pass: "pass", dkim.CV_Fail: "fail", dkim.CV_None: "none"}[arc_expected]
+    if count:
+        assert {"pass", "ValidationError"} <= seen, seen  # the copies did break signatures, and the original passed
+    trust._DKIM_CHECKS.clear()
+
+
+@settings(max_examples=60, deadline=None)
+@given(subject=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60),
+       body=st.text(st.sampled_from("ab \t.-\r\n"), max_size=200),
+       extra=st.lists(st.sampled_from([b"Cc: c@example.net", b"Reply-To:  r@example.org ", b"X-Mailer: t",
+                                       b"To: second@example.net", b"Subject:   folded\r\n\ttwice"]), max_size=3))
+def test_signatures_made_on_the_fast_path_verify_with_plain_dkimpy(subject: str, body: str, extra: list[bytes]) -> None:
+    """Whatever the header and body: the signature :func:`trust.dkim_sign` makes (only named fields canonicalized,
+    the compiled ``b=`` pattern, one-update header hash, cached body hash) is one plain dkimpy verifies, and
+    the fast verifier agrees."""
+    from datetime import datetime, timezone
+
+    body_bytes = body.replace("\r", "").replace("\n", "\r\n").encode()
+    message = (b"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: " + subject.encode() + b"\r\n"
+               + b"".join(x + b"\r\n" for x in extra) + b"Date: Mon, 02 Mar 2026 10:23:17 +0100\r\n\r\n" + body_bytes)
+    field = trust.dkim_sign(message, "example.org", "mail", datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
+    signed = field.encode() + b"\r\n" + message
+    txt = dns_for(get("three-hops").build()).dkim_txt
+    assert dkim.DKIM(signed).verify(dnsfunc=txt) is True
+    assert trust._Verifier(signed).verify(dnsfunc=txt) is True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b";", b" ", b"\t", b"\r", b"\n", b"\r\n", b"b", b"=", b"b=", b"; b=", b"A", b"+",
+                                 b"/", b"h", b"x", b"bh=", b"\r\n "]), max_size=30))
+def test_the_compiled_b_tag_pattern_makes_dkimpys_substitutions(parts: list[bytes]) -> None:
+    text = b"".join(parts)
+    assert trust._RE_BTAG.sub(b"\\1", text) == dkim.RE_BTAG.sub(b"\\1", text)
+
+
+def test_the_compiled_b_tag_pattern_on_real_signature_fields() -> None:
+    for name in ("three-hops", "mailing-list", "forwarding"):
+        raw = get(name).run().message
+        for field_name, value in dkim.rfc822_parse(raw)[0]:
+            if field_name.lower() in (b"dkim-signature", b"arc-seal", b"arc-message-signature"):
+                assert trust._RE_BTAG.sub(b"\\1", value) == dkim.RE_BTAG.sub(b"\\1", value)
+                assert b"b=;" in trust._RE_BTAG.sub(b"\\1", value) + b";"
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.sampled_from([b"From: a@example.org", b"Subject:  Hi  there ", b" folded", b"\tfolded too",
+                                       b"X-Odd:", b"From x", b"bad line", b"", b"body text", b"To:b@example.net",
+                                       b"X-Ws: a \t b\t\tc \t", b" \t mixed\t", b"X-Tab:\tx y", b"X-Cr: a\rb"]),
+                      max_size=12),
+       newline=st.sampled_from([b"\r\n", b"\n"]))
+def test_parsing_and_canonicalizing_give_dkimpys_results(lines: list[bytes], newline: bytes) -> None:
+    """:func:`trust._rfc822_parse` is dkimpy's ``rfc822_parse`` (same fields, body and errors), and
+    :func:`trust._canonical_headers` its relaxed and simple canonicalization."""
+    from dkim.canonicalization import CanonicalizationPolicy
+
+    message = newline.join(lines)
+    try:
+        expected = dkim.rfc822_parse(message)
+    except (dkim.MessageFormatError, IndexError) as err:
+        with pytest.raises(type(err)):
+            trust._rfc822_parse(message)
+        return
+    assert trust._rfc822_parse(message) == expected
+    for c in (b"relaxed/relaxed", b"simple/simple"):
+        policy = CanonicalizationPolicy.from_c_value(c)
+        assert [tuple(f) for f in trust._canonical_headers(policy, expected[0])] == \
+            [tuple(f) for f in policy.canonicalize_headers(expected[0])]
+
+
+def test_body_hash_is_dkimpys_and_its_cache_stays_small() -> None:
+    import hashlib
+
+    from dkim.canonicalization import CanonicalizationPolicy
+
+    for c in (b"relaxed/relaxed", b"relaxed/simple"):
+        policy = CanonicalizationPolicy.from_c_value(c)
+        for body in (b"", b"\r\n", b"hi  there \r\n\r\n\r\n", b"x" * 70_000):
+            assert trust._body_hash(policy, b"rsa-sha256", body) == hashlib.sha256(policy.canonicalize_body(body)).digest()
+            assert trust._body_hash(policy, b"rsa-sha256", body, b"3") == \
+                hashlib.sha256(policy.canonicalize_body(body)[:3]).digest()
+    for i in range(300):
+        trust._body_hash(CanonicalizationPolicy.from_c_value(b"relaxed/relaxed"), b"rsa-sha256", b"body %d\r\n" % i)
+    assert len(trust._BODY_HASHES) <= 64
+    assert all(len(key[3]) <= 1 << 16 for key in trust._BODY_HASHES)  # a large body is hashed, not kept
+
+
+def test_every_cache_is_bounded_over_a_long_run() -> None:
+    """A live server's 5,000-message soak in miniature: many different messages leave every cache within its bound."""
+    from mailhops.dns import ANSWERS_KEPT
+
+    sc = get("three-hops")
+    topo = sc.build()
+    for seed in range(600):
+        send(topo, sc.sender, sc.recipient, seed=70_000 + seed)
+    assert len(trust._SIGNATURES) <= 512 and len(trust._VERDICTS) <= 256 and len(trust._DKIM_CHECKS) <= 256
+    assert len(trust._BODY_HASHES) <= 64 and len(trust._DMARC) <= 256 and len(trust._CRYPTO_KEYS) <= 64
+    for info in (trust._parsed_tags.cache_info(), trust._validated.cache_info(), trust._public_key.cache_info()):
+        assert info.currsize <= info.maxsize
+    view = dns_for(topo)
+    for i in range(ANSWERS_KEPT + 10):
+        view.txt(f"s{i}._domainkey.example.org")
+    assert len(view._txt) <= ANSWERS_KEPT
+
+
+def test_the_header_value_reader_unfolds_and_ignores_the_body() -> None:
+    raw = (b"Received: from a\r\n\tby b; Mon, 02 Mar 2026 09:00:05 +0000\r\nfrom:   \"Long Name\"\r\n <a@example.org>\r\n"
+           b"\r\nFrom: x@evil.example\r\n")
+    assert trust._header_value(raw, b"From") == '"Long Name" <a@example.org>'
+    assert trust.from_domain_of(raw) == "example.org"
+    assert trust._header_value(raw, b"received") == "from a\tby b; Mon, 02 Mar 2026 09:00:05 +0000"
+    assert trust._header_value(raw, b"subject") is None

@@ -524,3 +524,36 @@ def test_builder_never_raises_whatever_is_typed(actions: list[tuple]) -> None:
         assert (b.error is None) == ok, b.status.value
         if not ok:
             assert b.error.endswith((".", ")")) and "Traceback" not in b.error
+
+
+# ------------------------------------------------------------------------------ views and alt text (issue 15)
+@needs_dot
+def test_explorer_switches_between_route_sequence_and_header_stack() -> None:
+    ex = w.ScenarioExplorer("three-hops")
+    ex.stepper.slider.value = 2
+    drawn = {}
+    for view in ("journey", "sequence", "headers", "journey"):
+        ex.view.value = view
+        svg = ex.stepper.diagram.svg
+        kinds = {c for _id, classes in _classes(svg) for c in classes}
+        drawn[view] = kinds
+        assert ex.stepper.step == 2  # the same step, drawn another way
+    assert "server" in drawn["journey"] and "lifeline" not in drawn["journey"]
+    assert "lifeline" in drawn["sequence"] and "server" not in drawn["sequence"]
+    assert "header-stack" in drawn["headers"] and "server" not in drawn["headers"]
+
+
+@needs_dot
+def test_diagrams_in_notebooks_carry_the_journey_description_as_alt_text() -> None:
+    journey = sc.run("spam-rejected")
+    view = w.DiagramView()
+    view.draw(journey)
+    (out,) = view.outputs
+    page = out["data"]["text/html"]
+    alt = html.unescape(re.search(r'alt="([^"]*)"', page).group(1))
+    assert journey.describe() in alt and "spam-rejected" in alt
+    src = re.search(r'src="data:image/svg\+xml,([^"]*)"', page).group(1)
+    from urllib.parse import unquote
+    assert unquote(src) == out["data"]["image/svg+xml"]
+    cell = w.diagram(journey)._repr_mimebundle_()
+    assert html.escape(journey.describe(), quote=True) in cell["text/html"]

@@ -50,6 +50,9 @@ LEGEND_TEXT = {
     "dns": "DNS lookup of the next server",
 }
 
+#: Each line style of the legend written in characters: solid, dashed, dotted, and the loop's double line.
+LEGEND_SAMPLES = {"solid": "———", "dashed": "– – –", "dotted": "·······", "double": "═══"}
+
 #: The standard names of the roles (RFC 5598 §2: MUA, MSA, MTA, MDA) next to the shapes mailhops draws.
 SHAPE_TEXT = {
     "client": "rounded box: mail program (MUA)",
@@ -78,6 +81,7 @@ class Node:
     down: bool = False
     lit: bool = False
     role_text: str | None = None  #: how the role is written on the node ("MX 10", "filter")
+    domain: str | None = None  #: the organisation (mail domain) the server belongs to, when the topology says
 
     def describe(self) -> str:
         """The server in words, for the SVG element title: ``mx.example.net (MX 10)``."""
@@ -107,6 +111,8 @@ class Canvas:
         self.theme = theme
         self.slide = slide
         self.sz = SIZES[slide]
+        self.lanes: dict[str, str] = {}  #: node id -> the cluster (an organisation's lane) it is drawn in
+        self.per_row = 2  #: on a slide, the servers a row (set when the route is wrapped)
         self.terse = False  #: a slide of a long route: hand-offs without their delays (the frames' captions say them)
         self._count = 0
         t = theme
@@ -117,15 +123,17 @@ class Canvas:
             "fontcolor": t.foreground,
             "fontsize": f"{self.sz['font']:g}",
             "pad": "0.3" if not slide else "0.12",
-            "nodesep": "0.35" if not slide else "0.3",
-            "ranksep": ("0.5" if rankdir == "LR" else "0.25") if not slide else "0.3",
+            "nodesep": "0.35" if not slide else "0.2",
+            "ranksep": ("0.5" if rankdir == "LR" else "0.25") if not slide else "0.2",
             "labelloc": "b",
             "labeljust": "l",
             "outputorder": "edgesfirst",
         }
         if slide:
             graph_attr.update({"size": SLIDE_SIZE, "ratio": "fill"})
-        graph_attr["mh_minpt"] = f"{self.sz['font']:g}" if slide else "0"  # checked against 18 pt on export
+        # checked on export against 18 pt (names, hop numbers, protocols) and 12 pt (everything else)
+        graph_attr["mh_minpt"] = f"{min(self.sz['font'], self.sz['edge']):g}" if slide else "0"
+        graph_attr["mh_minsmall"] = f"{min(self.sz['small'], self.sz['mono']):g}" if slide else "0"
         self.g = graphviz.Digraph(
             name=f"mailhops_{name}",
             graph_attr=graph_attr,
@@ -203,7 +211,13 @@ class Canvas:
         if group:
             attrs["group"] = group
         if self.slide and shape not in ("box", "tab", "box3d", "cds", "cylinder"):
-            attrs["margin"] = "0.02,0.02"  # polygons grow around their label: keep them narrow on a slide
+            # dot grows a polygon around its label until the label fits inside; on a slide that costs the room
+            # the type needs, so the outline is drawn just around the name (its slanted sides may graze it)
+            wide = max(len(node.name or "unknown host") * 0.6 * self.sz["font"],
+                       max((len(x) for x in lines), default=0) * 0.52 * self.sz["small"])
+            tall = self.sz["font"] * 1.25 + len(lines) * self.sz["small"] * 1.2
+            attrs.update({"fixedsize": "shape", "width": f"{(wide * 1.1 + 12) / 72:.2f}",
+                          "height": f"{(tall + 14) / 72:.2f}"})
         (in_graph or self.g).node(node.id, **attrs)
 
     def edge(self, src: str, dst: str, style: EdgeStyle, *, label: str | None, classes: list[str], eid: str,
@@ -231,7 +245,7 @@ class Canvas:
         self.g.edge(src, dst, **attrs)
 
     def legend(self, kinds: Iterable[str], roles: Iterable[str] = ()) -> str | None:
-        """An HTML-like table with a line sample (colour, dash pattern, thickness) and words per kind present,
+        """An HTML-like table with a line sample (colour, dash pattern, bold when thick) and words per kind present,
         then the shapes of the ``roles`` present with their standard names (MUA, MSA, MTA, MDA)."""
         present = set(kinds)
         kinds = [k for k in LEGEND_TEXT if k in present]
@@ -239,31 +253,28 @@ class Canvas:
         if not kinds and not shapes:
             return None
         t = self.theme
-        cells: list[list[str]] = [[]]
-        per_row = 4
-        chars = [0]  # a row holds kinds up to about as many characters as a line of shapes below
+        small = f'POINT-SIZE="{self.sz["small"]:g}"'
+        lines_k: list[list[str]] = [[]]
+        chars = [0]  # a line holds kinds up to about as many characters as a line of shapes below
         for kind in kinds:
             style = t.edges[kind]
             color = style.color.split(":")[0]
-            border = max(1, round(style.penwidth))
-            dash = "" if style.style == "solid" else f' STYLE="{style.style}"'
-            if kind == "loop":  # a double line, like the loop edges
-                sample = (f'<TD WIDTH="36" HEIGHT="8" FIXEDSIZE="TRUE" BORDER="{border}" SIDES="TB" '
-                          f'COLOR="{color}"></TD>')
-            else:  # fixed size: HTML tables stretch their columns to the width of the caption
-                sample = (f'<TD WIDTH="36" HEIGHT="8" FIXEDSIZE="TRUE" BORDER="{border}" SIDES="B"{dash} '
-                          f'COLOR="{color}"></TD>')
-            if len(cells[-1]) == 2 * per_row or (cells[-1] and chars[-1] + len(LEGEND_TEXT[kind]) > 90):
-                cells.append([])
+            # the line drawn in text (HTML-like tables would stretch drawn samples to the caption's width):
+            # colour and pattern as on the edges, bold for the thick ones
+            glyphs = LEGEND_SAMPLES["double" if kind == "loop" else style.style]
+            if style.penwidth >= 1.8:
+                glyphs = f"<B>{glyphs}</B>"
+            if lines_k[-1] and chars[-1] + len(LEGEND_TEXT[kind]) > 104:
+                lines_k.append([])
                 chars.append(0)
-            chars[-1] += len(LEGEND_TEXT[kind]) + 6
-            words = f'<FONT POINT-SIZE="{self.sz["small"]:g}" COLOR="{t.muted}">{escape_label(LEGEND_TEXT[kind])}</FONT>'
-            cells[-1] += [sample, f'<TD ALIGN="LEFT">{words}</TD>']
-        # each row its own table: the columns of one row do not stretch another's
-        rows = "".join(f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLSPACING="4" CELLPADDING="0"><TR>{"".join(r)}'
-                       f"</TR></TABLE></TD></TR>" for r in cells if r)
+            chars[-1] += len(LEGEND_TEXT[kind]) + 8
+            lines_k[-1].append(f'<FONT {small} COLOR="{color}">{glyphs}</FONT>&#160;'
+                               f'<FONT {small} COLOR="{t.muted}">{escape_label(LEGEND_TEXT[kind])}</FONT>')
+        rows = "".join(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{"&#160;&#160;&#160; ".join(line)}</TD></TR>'
+                       for line in lines_k if line)
         if shapes:
-            width = 96 if self.slide else 110  # characters a line, so the legend is no wider than the drawing
+            # characters a line, so the legend is no wider than the drawing (a slide's rows: self.per_row servers)
+            width = 60 + 25 * self.per_row if self.slide else 110
             lines: list[list[str]] = [[]]
             for shape in shapes:
                 if lines[-1] and len(" · ".join([*lines[-1], shape])) > width:

@@ -50,6 +50,8 @@ __all__ = [
 FORMATS = ("svg", "png", "pdf", "pptx")
 #: The smallest type (points on a 13.333 x 7.5 in slide) for what the room must read: names, hop numbers.
 SLIDE_MIN_PT = 18.0
+#: The smallest type (points on the slide) for anything else: roles, legend, header lines.
+SLIDE_TEXT_MIN_PT = 12.0
 
 
 class SlideTooSmall(UserWarning):
@@ -132,16 +134,33 @@ def _slide_canvas(graph: Any) -> Any:
     match = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', natural)
     width, height = (float(x) * 72 for x in SLIDE_SIZE.rstrip("!").split(","))
     zoom = min(width / float(match.group(1)), height / float(match.group(2)), 2.0) if match else 1.0
-    base = float(graph.graph_attr.get("mh_minpt", "0"))
-    if base and base * zoom < SLIDE_MIN_PT - 0.05:
-        warnings.warn(SlideTooSmall(
-            f"On this slide the names come out at {base * zoom:.0f} pt, under the {SLIDE_MIN_PT:g} pt a room can read; "
-            f"--frames (one picture per step) or a topology with fewer servers reads better."), stacklevel=4)
+    warning = slide_warning(graph.graph_attr, zoom)
+    if warning:
+        warnings.warn(SlideTooSmall(warning), stacklevel=4)
     copy.graph_attr["viewport"] = f"{width:.0f},{height:.0f},{zoom:.4f}"
     copy.graph_attr["margin"] = "0"  # PDF and PostScript otherwise add half an inch all round
     if "dpi" in graph.graph_attr:
         copy.graph_attr["dpi"] = graph.graph_attr["dpi"]
     return copy
+
+
+def slide_warning(attrs: dict[str, str], zoom: float) -> str | None:
+    """The one line that says a slide's type comes out too small at ``zoom`` (None when it reads well): names,
+    hop numbers and protocols under :data:`SLIDE_MIN_PT`, or any text under :data:`SLIDE_TEXT_MIN_PT`.
+
+    >>> slide_warning({"mh_minpt": "21", "mh_minsmall": "15"}, 1.0) is None
+    True
+    >>> slide_warning({"mh_minpt": "21", "mh_minsmall": "15"}, 0.7)[:46]
+    'On this slide the names come out at 14.7 pt an'
+    """
+    names, small = float(attrs.get("mh_minpt", "0")), float(attrs.get("mh_minsmall", "0"))
+    if not names or (names * zoom >= SLIDE_MIN_PT - 0.05 and small * zoom >= SLIDE_TEXT_MIN_PT - 0.05):
+        return None
+    better = ("a deck (-o deck.pptx) keeps the header lines in its speaker notes, and the slide without --headers "
+              "has the room" if attrs.get("mh_headers") == "1" else
+              "--frames (one picture per step, with its caption) or a topology with fewer servers reads better")
+    return (f"On this slide the names come out at {names * zoom:.1f} pt and the smallest text at {small * zoom:.1f} pt, "
+            f"under the {SLIDE_MIN_PT:g} pt and {SLIDE_TEXT_MIN_PT:g} pt a room can read; {better}.")
 
 
 def _pipe(graph: graphviz.Digraph | graphviz.Graph | graphviz.Source, fmt: str) -> bytes:

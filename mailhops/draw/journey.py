@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
 from dataclasses import dataclass, field
 
 import graphviz
@@ -143,26 +144,33 @@ def _fit(journey: Journey, theme: str | Theme, headers: bool, topology: Topology
     columns = len(_columns(Route.of(journey, Canvas(get_theme(theme), True, "fit"), topology)))
     best: tuple[float, _Layout] | None = None
     try:
-        for per_row in range(1, min(columns, 5) + 1):
+        for per_row in range(1 if columns <= 2 else 2, min(columns, 5) + 1):
             for place, wrap in (("under", 88), ("right", 88), ("right", 60)) if headers else (("under", 88),):
                 layout = _Layout(per_row, place, wrap)
                 graph = _draw(journey, theme, headers, _FIRST if frames else None, True, topology, "fade", layout)
                 for attr in ("size", "ratio"):
                     graph.graph_attr.pop(attr, None)
-                svg = graph.pipe(format="svg", quiet=True).decode("utf-8")
-                match = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+                try:  # dot itself, with a time limit: a layout dot finds hard is no candidate
+                    done = subprocess.run(["dot", "-Tsvg"], input=graph.source.encode("utf-8"), capture_output=True,
+                                          timeout=_FIT_SECONDS, check=False)
+                except subprocess.TimeoutExpired:
+                    continue
+                match = re.search(rb'<svg width="([\d.]+)pt" height="([\d.]+)pt"', done.stdout)
                 if match is None:
                     continue
                 zoom = min(960 / float(match.group(1)), 540 / float(match.group(2)))
                 if best is None or zoom > best[0] * 1.01:
                     best = (zoom, layout)
-    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, OSError):
+    except (OSError, subprocess.SubprocessError):  # no dot here (e.g. in the browser): the estimate
         best = None
     _FITTED[key] = best[1] if best else None
     if len(_FITTED) > 256:
         _FITTED.pop(next(iter(_FITTED)))
     return _FITTED[key]
 
+
+#: How long one trial layout may take (seconds).
+_FIT_SECONDS = 3.0
 
 #: Stands for "some step" while fitting the frames of a build (they all have the same layout).
 _FIRST = "first"
@@ -203,12 +211,15 @@ def _draw(journey: Journey, theme: str | Theme, headers: bool, step: int | str |
     ranks.emit(cv)
     caption = ""
     if step is not None:  # a caption per step, the same size in every frame
-        lines = max(len(wrap_label(step_caption(route, k), _CAPTION_WIDTH[slide])) for k in frame_steps(journey))
-        caption = _caption_lines(cv, step_caption(route, step), lines=min(lines, 3))
+        compact = headers and slide  # the header lines need the room: the caption in the small type
+        width = _caption_width(cv, compact)
+        lines = max(len(wrap_label(step_caption(route, k), width)) for k in frame_steps(journey))
+        caption = _caption_lines(cv, step_caption(route, step), lines=min(lines, 3), compact=compact)
     roles = {n.role for n in route.order if n.role}
     # on a slide the header lines take the legend's place (the slide without them has it): the room must read them
     legend = None if headers and slide else cv.legend(kinds, roles)
     cv.caption(title(journey), panel, legend, subtitle=caption)
+    cv.g.graph_attr["mh_headers"] = "1" if headers else "0"
     cv.g.graph_attr["mh_title"] = display_text(_svg_title(journey, step, route))
     cv.g.graph_attr["mh_desc"] = display_text(journey.describe())
     return cv.g
@@ -243,14 +254,19 @@ def _svg_title(journey: Journey, step: int | str | None, route: Route) -> str:
 _CAPTION_WIDTH = {True: 70, False: 90}
 
 
-def _caption_lines(cv: Canvas, text: str, lines: int) -> str:
+def _caption_width(cv: Canvas, compact: bool) -> int:
+    """Characters a line of a frame's caption: fewer at the slide's large type, more in the small one."""
+    return round(_CAPTION_WIDTH[cv.slide] * cv.sz["edge"] / cv.sz["small"]) if compact else _CAPTION_WIDTH[cv.slide]
+
+
+def _caption_lines(cv: Canvas, text: str, lines: int, compact: bool = False) -> str:
     """``text`` wrapped into exactly ``lines`` lines (blank ones added), so each frame's caption is as tall."""
-    width = _CAPTION_WIDTH[cv.slide]
+    width = _caption_width(cv, compact)
     pieces = wrap_label(text, width)
     if len(pieces) > lines:
         pieces = [*pieces[: lines - 1], " ".join(pieces[lines - 1:])]
     pieces += ["&#160;"] * (lines - len(pieces))
-    size = cv.sz["edge"] if cv.slide else cv.sz["font"]
+    size = cv.sz["small"] if compact else (cv.sz["edge"] if cv.slide else cv.sz["font"])
     text = "<BR ALIGN=\"LEFT\"/>".join(f'<FONT POINT-SIZE="{size:g}">{p}</FONT>' for p in pieces)
     # as wide in every frame (wider than any wrapped line: Liberation Sans is under 0.62 em a character)
     return (f'<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0"><TR><TD WIDTH="{round(width * 0.62 * size)}" '
@@ -309,8 +325,9 @@ class _Ranks:
 
     def __init__(self) -> None:
         self.groups: dict[str, list[str]] = {}
-        #: notes that may sit in any column (on a slide): (note id, the server it is about)
-        self.floating: list[tuple[str, str]] = []
+        #: boxes that may move to another column (on a slide): (box id, the server it is about, how many
+        #: columns away from that server's at most)
+        self.floating: list[tuple[str, str, int]] = []
 
     def add(self, anchor: str, nid: str) -> None:
         for members in self.groups.values():
@@ -328,7 +345,16 @@ class _Ranks:
         self.groups[ids[0]] = merged
 
     def emit(self, cv: Canvas) -> None:
+        """The rank constraints; a group around a server in an organisation's lane goes into that lane (dot
+        would otherwise pull the server out of it)."""
         for members in self.groups.values():
+            lane = {cv.lanes.get(nid) for nid in members} - {None}
+            if len(lane) == 1:
+                with cv.g.subgraph(name=lane.pop()) as inside, inside.subgraph() as same:
+                    same.attr(rank="same")
+                    for nid in members:
+                        same.node(nid)
+                continue
             with cv.g.subgraph() as same:
                 same.attr(rank="same")
                 for nid in members:
@@ -336,11 +362,30 @@ class _Ranks:
 
 
 def _draw_servers(cv: Canvas, route: Route, focus: _Focus) -> None:
-    """Every server, lit, as it is, faded or hidden as the step says."""
+    """Every server, lit, as it is, faded or hidden as the step says; the servers of one organisation
+    (mail domain, from the topology) in a lane of their own, named after it."""
+    th = cv.theme
+    lanes: dict[str | None, list] = {}
     for node in route.order:
-        node.lit = node.id in focus.nodes
-        later = focus.node_later(node.id)
-        cv.server_node(node, faded=focus.fades(later), hidden=focus.hides(later), group="path")
+        lanes.setdefault(node.domain if not cv.slide else None, []).append(node)
+    for k, (domain, nodes) in enumerate(lanes.items()):
+        if domain is None:
+            for node in nodes:
+                _draw_server(cv, node, focus, cv.g)
+            continue
+        with cv.g.subgraph(name=f"cluster_lane{k}") as lane:
+            lane.attr(label=f"<{cv.small(escape_label(domain), th.muted)}>", labeljust="l", labelloc="t",
+                      style="rounded,filled", fillcolor=th.cluster_fill, color=th.cluster_line, penwidth="1",
+                      margin="6", **{"class": "lane"})
+            for node in nodes:
+                _draw_server(cv, node, focus, lane)
+                cv.lanes[node.id] = f"cluster_lane{k}"
+
+
+def _draw_server(cv: Canvas, node, focus: _Focus, graph: graphviz.Digraph) -> None:
+    node.lit = node.id in focus.nodes
+    later = focus.node_later(node.id)
+    cv.server_node(node, faded=focus.fades(later), hidden=focus.hides(later), group="path", in_graph=graph)
 
 
 def _edge_title(route: Route, edge: Edge) -> str:
@@ -391,7 +436,10 @@ def _bounce_badge(cv: Canvas, edge: Edge, ranks: _Ranks, *, lit: bool, faded: bo
     cv.g.node(bid, label=f"<{cv.small(escape_label(f'{edge.numbers[0]}: the bounce starts here'), '')}>",
               shape="box", style="invis" if hidden else "rounded,dotted", color=color,
               fontcolor=th.faded if faded else th.foreground, **{"class": "bounce-start"})
-    ranks.add(edge.dst, bid)
+    if cv.slide:
+        ranks.floating.append((bid, edge.dst, 1))
+    else:
+        ranks.add(edge.dst, bid)
     cv.edge(edge.dst, bid, th.edges["bounce"], label=None, classes=classes, eid=eid, faded=faded, lit=lit,
             hidden=hidden, dir="none", tooltip=escape_label(title))
 
@@ -432,7 +480,7 @@ def _slide_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks) -> se
     th = cv.theme
     questions: dict[tuple[str, str], list[int | str]] = {}
     first: dict[tuple[str, str], list] = {}
-    for asker, lks, prefix in route.lookups:
+    for _asker, lks, prefix in route.lookups:
         key = (lks[0].qname.lower().rstrip("."), lks[0].rdtype.upper())
         questions.setdefault(key, []).extend(f"{prefix}{lk.before_hop}" if prefix else lk.before_hop for lk in lks)
         first.setdefault(key, lks)
@@ -453,7 +501,7 @@ def _slide_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks) -> se
         attrs["style"] = "invis"
     cv.g.node(dns, **attrs)
     askers = list(dict.fromkeys(asker.id for asker, _, _ in route.lookups))
-    ranks.floating.append((dns, askers[0]))
+    ranks.floating.append((dns, askers[0], 99))
     for k, (asker, lks, prefix) in enumerate(route.lookups):
         keys = [f"{prefix}{lk.before_hop}" if prefix else lk.before_hop for lk in lks]
         later = focus.later(keys)
@@ -487,7 +535,10 @@ def _draw_outcome(cv: Canvas, route: Route, focus: _Focus, journey: Journey, ran
               tooltip=escape_label(f"outcome: {headline}"),
               **{"class": f"outcome outcome-{journey.outcome.kind}" + (" faded" if faded else "")
                           + (" highlight" if lit else "")})
-    ranks.add(at, oid)
+    if cv.slide:  # beside its server, in the neighbouring column when that has more room
+        ranks.floating.append((oid, at, 1))
+    else:
+        ranks.add(at, oid)
     cv.g.edge(at, oid, dir="none", style="invis" if hidden else "solid", penwidth="2",
               color=th.faded if faded else th.outcome_colors[tone], id="outcome-link",
               **{"class": "outcome-link"})
@@ -555,6 +606,7 @@ def _wrap_rows(cv: Canvas, route: Route, ranks: _Ranks, per_row: int | None = No
     go to the column with the fewest boxes (the one of the server that asked, on a tie)."""
     columns = _columns(route)
     per_row = max(1, min(per_row or _per_row(cv, route, columns), len(columns)))
+    cv.per_row = per_row
     if per_row < len(columns):
         for line in cv.g.body[:]:  # the route's own edges no longer decide the ranks
             if "->" in line and "constraint" not in line and "outcome-link" not in line and "[style=invis" not in line:
@@ -569,9 +621,10 @@ def _wrap_rows(cv: Canvas, route: Route, ranks: _Ranks, per_row: int | None = No
         at = next((i for i, col in enumerate(grid) if src in col), 0)
         grid[max(at - 1, 0)].append(nid)
     load = [sum(len(ranks_of(ranks, nid)) for nid in col) for col in grid]
-    for note, asker in ranks.floating:
+    for note, asker, reach in sorted(ranks.floating, key=lambda f: f[2]):  # badges first, then notes
         home = next((i for i, col in enumerate(grid) if asker in col), 0)
-        best = min(range(per_row), key=lambda i: (load[i], i != home))
+        near = [i for i in range(per_row) if abs(i - home) <= reach]
+        best = min(near, key=lambda i: (load[i], i != home, abs(i - home)))
         load[best] += 1
         ranks.add(grid[best][0], note)
     for same in grid if per_row < len(columns) else [c for c in grid if len(c) > 1]:

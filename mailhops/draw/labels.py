@@ -114,7 +114,7 @@ def _failure_words(cv: Canvas, edge: Edge) -> tuple[str, list[str]]:
     number = edge.numbers[0] if edge.numbers else f"{edge.prefix}{first.n}"
     head = f"<B>{escape_label(number)}</B>&#160;{escape_label(word)}"
     reason = short_reason(first.decision)
-    lines = clip(wrap_label(reason, 30 if not cv.slide else 28), 4) if reason else []
+    lines = wrap_label(reason, 30 if not cv.slide else 28) if reason else []  # the reason is the lesson: never cut
     return head, lines
 
 
@@ -190,11 +190,11 @@ def outcome_text(journey: Journey) -> tuple[str, list[str], str]:
 
 
 def outcome_label(cv: Canvas, headline: str, details: list[str], faded: bool) -> str:
-    """The outcome node's label: the headline in bold, the details (wrapped, at most four lines each) below."""
+    """The outcome node's label: the headline in bold, the details (wrapped, whole: the reason is the lesson) below."""
     th = cv.theme
     color = th.faded if faded else th.muted
     return f"<B>{escape_label(headline)}</B>" + "".join(
-        f"<BR/>{cv.small(x, color)}" for line in details for x in clip(wrap_label(line, 40), 4))
+        f"<BR/>{cv.small(x, color)}" for line in details for x in wrap_label(line, 40))
 
 
 def step_caption(route: Route, step: int | str) -> str:

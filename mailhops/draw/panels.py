@@ -68,7 +68,7 @@ def _slide_items(route: Route, step: int | str | None) -> list[tuple[str, Hop]]:
 
 
 #: Lines of a header field other than Received on a slide (the deck's speaker notes hold them whole).
-SLIDE_FIELD_LINES = 2
+SLIDE_FIELD_LINES = 1
 
 
 def _slide_lines(cv: Canvas, hop: Hop, prefix: str) -> list[str]:

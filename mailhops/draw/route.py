@@ -92,7 +92,7 @@ class Route:
             server = self.topology.servers.get(name.lower())
         node = Node(self.cv.new_id(), name, role=server.role if server else None,
                     ip=(server.ip if server else None) or ip, down=bool(server and not server.up),
-                    role_text=role_text(server) if server else None)
+                    role_text=role_text(server) if server else None, domain=server.domain if server else None)
         self.nodes[key] = node
         self.order.append(node)
         return node

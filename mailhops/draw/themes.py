@@ -159,7 +159,7 @@ DARK = Theme(
     highlight=OKABE_ITO["yellow"],
     fills={
         "sender": "#17374f",
-        "inbound": "#5c4410",
+        "inbound": "#4a380f",  # muted text on it: 5.0:1 (WCAG AA)
         "mailbox": "#0f4234",
         "forwarder": "#4a2741",
         "unknown": "#33363d",

@@ -11,6 +11,8 @@ True
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import graphviz
 
 from ..topology import Domain, Server, Topology
@@ -27,9 +29,13 @@ def render_topology(topology: Topology, *, theme: str | Theme = "light", slide: 
 
     ``slide=True`` gives a 16:9 picture with titles only (host name and role) in large type.
     """
-    cv = Canvas(get_theme(theme), slide, "topology", rankdir="TB" if slide else "LR")
+    long_chain = _longest_chain(topology) > _LR_MAX_CHAIN
+    cv = Canvas(get_theme(theme), slide, "topology", rankdir="TB" if slide or long_chain else "LR")
     ids = _draw_servers(cv, topology)
     _draw_links(cv, topology, ids)
+    _draw_mx_routes(cv, topology, ids)
+    if long_chain and not slide:
+        _fold_chain(cv, topology, ids)
     _draw_dns(cv, topology, ids)
     about = "<BR/>".join(wrap_label(topology.description, 120)) if topology.description and not slide else ""
     cv.caption(escape_label(topology.name), subtitle=about)
@@ -71,7 +77,12 @@ def _users_on(topology: Topology) -> dict[str, list[str]]:
     users_on: dict[str, list[str]] = {}
     for user in topology.users.values():
         if user.client:
-            users_on.setdefault(user.client, []).append(f"{user.address} writes here")
+            client = topology.servers.get(user.client)
+            forged = client is not None and client.domain is not None and user.address.rpartition("@")[2] not in (
+                client.domain, *(client.domain.split(".", 1)[1:]))
+            # a client outside the address's domain only claims it (spam-accept-then-bounce's bot)
+            users_on.setdefault(user.client, []).append(
+                f"forges {user.address} as its sender" if forged else f"{user.address} writes here")
         if user.mailbox:
             users_on.setdefault(user.mailbox, []).append(f"mailbox of {user.address}")
     return users_on
@@ -100,6 +111,68 @@ def _draw_links(cv: Canvas, topology: Topology, ids: dict[str, str]) -> None:
         cv.edge(ids[src], ids[dst], th.edges["hop"], label=label, classes=["link"], eid=f"link-{k}")
 
 
+#: A topology whose longest chain of links has more servers than this is drawn top to bottom (a 16:9-ish box).
+_LR_MAX_CHAIN = 5
+
+
+def _chain(topology: Topology) -> list[str]:
+    """The servers on the longest path of configured links (cycles are cut)."""
+    nexts: dict[str, list[str]] = {}
+    for src, dst in topology.links:
+        nexts.setdefault(src, []).append(dst)
+
+    def path(name: str, seen: frozenset[str]) -> list[str]:
+        longest = max((path(d, seen | {d}) for d in nexts.get(name, []) if d not in seen), key=len, default=[])
+        return [name, *longest]
+
+    return max((path(name, frozenset({name})) for name in nexts), key=len, default=[])
+
+
+def _longest_chain(topology: Topology) -> int:
+    """The number of servers on the longest path of configured links."""
+    return len(_chain(topology)) or 1
+
+
+def _fold_chain(cv: Canvas, topology: Topology, ids: dict[str, str]) -> None:
+    """Top to bottom, a long chain of servers of one domain reads in rows of three (left to right), so the
+    picture stays a 16:9-ish box rather than a tower."""
+    chain = _chain(topology)
+    for start in range(0, len(chain), 3):
+        row = chain[start:start + 3]
+        domains = {topology.servers[name].domain for name in row}
+        if len(row) > 1 and len(domains) == 1:
+            dom = next(iter(domains))
+            index = list(topology.domains).index(dom) if dom in topology.domains else None
+            with cv.g.subgraph(name=f"cluster_d{index}" if index is not None else None) as inside, \
+                    inside.subgraph() as same:
+                same.attr(rank="same")
+                for name in row:
+                    same.node(ids[name])
+
+
+def _senders(topology: Topology) -> list[Server]:
+    """The servers that send onwards through DNS: submission, relay, forwarder."""
+    return [s for s in topology.servers.values() if s.role in ("submission", "relay", "forwarder")]
+
+
+def _draw_mx_routes(cv: Canvas, topology: Topology, ids: dict[str, str]) -> None:
+    """The hand-off each sending server makes through DNS: an arrow to the MX hosts of the other domains
+    (SMTP on port 25), beside the dotted lines of the lookup that finds them."""
+    th = cv.theme
+    k = 0
+    for server in _senders(topology):
+        for dom in topology.domains.values():
+            if dom.name == server.domain:
+                continue
+            for pref, mx in topology.mx_hosts(dom.name):
+                label = cv.small(escape_label(f"port 25 (MX {pref})"), th.foreground)
+                style = th.edges["hop"] if mx.up else replace(th.edges["unreachable"], color=th.edges["hop"].color)
+                cv.edge(ids[server.name], ids[mx.name], style, label=label, classes=["mx-route"],
+                        eid=f"mx-route-{k}", tooltip=escape_label(
+                            f"{server.name} → {mx.name}: SMTP on port 25, found by the MX lookup of {dom.name}"))
+                k += 1
+
+
 def _draw_dns(cv: Canvas, topology: Topology, ids: dict[str, str]) -> None:
     """The MX records as one DNS note pointing at each MX, and the servers that look them up
     (those that send onwards: submission, relay, forwarder)."""
@@ -123,7 +196,6 @@ def _draw_dns(cv: Canvas, topology: Topology, ids: dict[str, str]) -> None:
     for r, (_, _text, server) in enumerate(records):
         if server is not None:
             cv.edge(f"{dns}:r{r}", ids[server.name], dns_style, label=None, classes=["dns"], eid=f"mx-{r}")
-    senders = [s for s in topology.servers.values() if s.role in ("submission", "relay", "forwarder")]
-    for k, server in enumerate(senders):
+    for k, server in enumerate(_senders(topology)):
         cv.edge(ids[server.name], dns, dns_style, label=cv.small(escape_label("MX lookup"), th.foreground),
                 classes=["dns", "lookup"], eid=f"lookup-{k}")

@@ -132,7 +132,8 @@ def render_sequence(journey: Journey, *, theme: str | Theme = "light", highlight
             color = color.split(":")[0]
             forward = line.side == "C"
             kind = "command" if forward else f"reply reply-{code}xx"
-            cv.g.edge(points[lo], points[hi], label=f"<{text}>", color=color, fontcolor=color,
+            # the arrow in the reply's colour, its words in the text colour (orange text on white is unreadable)
+            cv.g.edge(points[lo], points[hi], label=f"<{text}>", color=color, fontcolor=th.foreground,
                       dir="forward" if forward == (src <= dst) else "back",
                       style="solid" if forward else "dashed", **{"class": kind})
     cv.caption(escape_label(f"{journey.scenario or 'message'} · the SMTP dialogue"

@@ -80,7 +80,9 @@ class Connection:
             words = text.split()
             text = " ".join(words[:2] + (["********"] if len(words) > 2 else []))
         if self.tx_closed and text[:4].upper() == "MAIL":
-            self.lines, self.tx_closed = [], False
+            # a client that keeps its session open starts the next message: the last one's transcript is complete,
+            # so its journeys are let go (else a long session would hold every journey it ever carried)
+            self.end_transaction()
         self._add("C", text)
 
     def bind(self, key: int) -> None:
@@ -89,7 +91,7 @@ class Connection:
             self.journal.opened(key)
 
     def end_transaction(self) -> None:
-        """Our own client finished a transaction on this connection (it keeps it open for the next message)."""
+        """A transaction on this connection is over (the client keeps the session open for the next message)."""
         keys, self.keys = self.keys, set()
         self.lines, self.tx_closed = [], False
         for key in keys:

@@ -39,6 +39,7 @@ class _Track:
     bounce: int | None = None
     open: int = 0
     last_time: float | None = None
+    given_up: bool = False
     settled: threading.Event = field(default_factory=threading.Event)
     final: threading.Event = field(default_factory=threading.Event)
 
@@ -161,6 +162,22 @@ class Journal:
             self._check(key)
         self._emit("outcome", key, outcome)
 
+    def give_up(self, key: int, outcome: Outcome) -> None:
+        """The last word on journey ``key`` though it is still ``deferred``: nobody tries again (a mail program
+        that keeps the message in its outbox), so the journey is final.
+
+        >>> journal = Journal()
+        >>> key = journal.new("alice@example.org", "bob@example.net")
+        >>> journal.give_up(key, Outcome("deferred", "4.4.1", "Kept in the outbox."))
+        >>> journal.wait(key, 0.01, final=True).outcome.kind
+        'deferred'
+        """
+        with self._lock:
+            if key not in self._tracks:
+                return
+            self._tracks[key].given_up = True
+        self.finish(key, outcome)
+
     def _check(self, key: int) -> None:
         track = self._tracks[key]
         outcome = track.journey.outcome
@@ -170,7 +187,7 @@ class Journal:
         if child is not None and not child.settled.is_set():
             return
         track.settled.set()
-        if outcome.kind != "deferred" and (child is None or child.final.is_set()) and not track.final.is_set():
+        if (outcome.kind != "deferred" or track.given_up) and (child is None or child.final.is_set()) and not track.final.is_set():
             track.final.set()
             if track.parent is None:
                 self._final.append(key)

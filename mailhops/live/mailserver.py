@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from ..journey import Hop, Outcome
 from ..mta import headers as hdr
 from ..mta import roles as srv
 from ..mta.roles import Envelope, Reply, Route, Session
+from ..mta.smtp import status_of
 from ..topology import Server
 from .connections import Connection
 from .loopback_dns import LOOPBACK
@@ -44,7 +46,7 @@ class MailServer:
     """
 
     def __init__(self, server: Server, *, lmtp: bool, shared: Shared, sender: Sender, mailboxes: Mailboxes,
-                 spool: Path, workers: int, address: str = LOOPBACK) -> None:
+                 spool: Path, workers: int, address: str = LOOPBACK, on_idle: Callable[[], object] | None = None) -> None:
         self.server = server
         #: The loopback address this server listens on (what its Received lines name as ``by``).
         self.address = address
@@ -52,7 +54,7 @@ class MailServer:
         self.shared = shared
         self.sender = sender
         self.mailboxes = mailboxes
-        self.queue = MailQueue(server.name, spool, workers, self._attempt)
+        self.queue = MailQueue(server.name, spool, workers, self._attempt, on_idle=on_idle)
         #: Its greylist (mailhops.mta.policy), on the live clock: the first retry comes after the schedule's first
         #: wait instead of Postfix's minimal_backoff_time (300 s), so the greylisting delay shrinks alike.
         schedule = shared.retry_schedule
@@ -67,25 +69,52 @@ class MailServer:
     # -- accepting (SMTP, LMTP and HTTP alike) ------------------------------------------------------
     def accept(self, conn: Connection, sess: Session, key: int, env: Envelope, message: bytes) -> Reply:
         """Stamp an accepted message, record the hop, and deliver it (LMTP) or queue it; return the 250 reply."""
+        return self.accept_message(conn, sess, [(key, env)], message)[0]
+
+    def accept_message(self, conn: Connection, sess: Session, recipients: list[tuple[int, Envelope]],
+                       message: bytes) -> list[Reply]:
+        """Accept one message for its recipients (journey key and envelope each): one queue id and one spool file
+        for the message, as Postfix's queue keeps it, a Received line, hop and delivery per recipient; the replies."""
         precise = time.time()
         when = datetime.fromtimestamp(precise, timezone.utc)
-        qid, stamped, added = self._stamp(sess, env, message, when)
-        conn.bind(key)
-        hop = self._accepted_hop(conn, sess, env, when, qid, added)
-        conn.tx_closed = True
-        self.shared.journal.add_hop(key, hop, precise)
-        self._take(QueueEntry(key, env, stamped, qid=qid, hop=hop))
-        return srv.accepted_reply(self.server, qid, env.rcpt, when, srv.message_id(message))
+        qid = self._queue_id(sess, when)
+        entries, replies = [], []
+        for key, env in recipients:
+            stamped, added = self._stamp(sess, env, message, when, qid)
+            conn.bind(key)
+            hop = self._accepted_hop(conn, sess, env, when, qid, added)
+            conn.tx_closed = True
+            self.shared.journal.add_hop(key, hop, precise)
+            stamped, hop = self._content_filter(key, env, stamped, when, hop)
+            entries.append(QueueEntry(key, env, stamped, qid=qid, hop=hop))
+            replies.append(srv.accepted_reply(self.server, qid, env.rcpt, when, srv.message_id(message)))
+        self._take(entries)
+        return replies
 
-    def _stamp(self, sess: Session, env: Envelope, message: bytes, when: datetime) -> tuple[str | None, bytes, list[str]]:
-        """The queue id, and the message with this server's trace headers prepended (and which headers they are)."""
+    def _content_filter(self, key: int, env: Envelope, message: bytes, when: datetime, hop: Hop) -> tuple[bytes, Hop]:
+        """The loopback hops of the content filter behind this server's MTA (amavisd-new's two, ClamSMTP's
+        re-injection: :func:`mailhops.mta.roles.filter_hops`, as in the simulator), recorded on the real clock;
+        returns the message as the filter re-injected it and the last hop."""
+        with self.shared.rng_lock:
+            passes = srv.filter_hops(self.server, env, message, when, self.shared.rng, 0, delays=False)
+        for step in passes:
+            self.shared.journal.add_hop(key, step.hop, time.time())
+            message, hop = step.message, step.hop
+        return message, hop
+
+    def _queue_id(self, sess: Session, when: datetime) -> str | None:
+        """The queue id of a message this server accepts (webmail writes none: Roundcube's Received line has none)."""
+        if sess.http:
+            return None
+        with self.shared.rng_lock:
+            return srv.queue_id(self.server if not self.lmtp else srv.lmtp_twin(self.server), self.shared.rng, when)
+
+    def _stamp(self, sess: Session, env: Envelope, message: bytes, when: datetime, qid: str | None) -> tuple[bytes, list[str]]:
+        """The message with this server's trace headers prepended (and which headers they are)."""
         server, shared = self.server, self.shared
         with shared.rng_lock:
-            # webmail writes no queue id (Roundcube's Received line has none)
-            qid = None if sess.http else srv.queue_id(server if not self.lmtp else srv.lmtp_twin(server), shared.rng, when)
             stamp_as = dataclasses.replace(server, ip=self.address)
-            stamped, added = srv.stamp(shared.topology, stamp_as, sess, env, message, when, qid, shared.rng)
-        return qid, stamped, added
+            return srv.stamp(shared.topology, stamp_as, sess, env, message, when, qid, shared.rng)
 
     def _accepted_hop(self, conn: Connection, sess: Session, env: Envelope, when: datetime, qid: str | None,
                       added: list[str]) -> Hop:
@@ -99,17 +128,21 @@ class MailServer:
                    smtp=conn.lines, decision="accepted", from_server=conn.client.name if conn.client else None,
                    by_server=server.name)
 
-    def _take(self, entry: QueueEntry) -> None:
-        """Queue an accepted message; a mailbox server (LMTP) delivers first, since its reply to DATA means "delivered"."""
+    def _take(self, entries: list[QueueEntry]) -> None:
+        """Queue an accepted message (one spool file, one entry per recipient); a mailbox server (LMTP) delivers
+        first, since its reply to DATA means "delivered"."""
         if not self.lmtp:
-            self.queue.put(entry)
+            self.queue.put_message(entries)
             return
-        if not self.after_accept(entry):
-            return
-        if srv.route(self.shared.topology, self.server, entry.envelope).kind == "local":
-            self.deliver_local(entry)
-        else:
-            self.queue.put(entry)
+        later = []
+        for entry in entries:
+            if not self.after_accept(entry):
+                continue
+            if srv.route(self.shared.topology, self.server, entry.envelope).kind == "local":
+                self.deliver_local(entry)
+            else:
+                later.append(entry)
+        self.queue.put_message(later)
 
     def after_accept(self, entry: QueueEntry) -> bool:
         """Apply :func:`~mailhops.mta.roles.after_accept` once; False when the message's journey ended here (dropped/bounced)."""
@@ -136,6 +169,10 @@ class MailServer:
             self.bounce(entry, res.reply, kind=res.kind)
             return False
         entry.envelope = res.envelope
+        if res.message is not None:  # local delivery's Delivered-To line on an alias or .forward copy
+            entry.message = res.message
+            if entry.hop is not None:
+                entry.hop.added_headers = [*res.added, *entry.hop.added_headers]
         return True
 
     # -- one delivery attempt (in a queue worker) ---------------------------------------------------
@@ -234,7 +271,7 @@ class MailServer:
         reporter, journal = self.server, self.shared.journal
         env = entry.envelope
         where = f"{remote} refused it" if remote else f"{reporter.name} could not deliver it"
-        outcome = Outcome(kind, reply.status or ("5.0.0" if reply.permanent else "4.0.0"), f"{where}: {reply}",
+        outcome = Outcome(kind, status_of(reply), f"{where}: {reply}",
                           reply=str(reply), server=remote or reporter.name)
         if env.mail_from == "":
             outcome.detail += (" This message was itself a bounce (null sender <>), so it is never bounced again; "
@@ -259,12 +296,12 @@ class MailServer:
             qid = srv.queue_id(reporter, shared.rng, when)
         bkey = shared.journal.new("", env.mail_from, parent=entry.key)
         local = when.astimezone(srv.tz_of(reporter)).replace(microsecond=0)
-        field_text = srv.local_injection(reporter, local, qid)
-        if field_text is not None:  # the bounce daemon injects the DSN locally; cleanup stamps it (as the simulator does)
+        field_text = srv.local_injection(reporter, local, qid, env.mail_from)
+        if field_text is not None:  # the MTA injects the DSN locally and stamps it (as the simulator does)
             dsn = hdr.prepend(dsn, [field_text])
-            shared.journal.add_hop(bkey, Hop(n=0, by_name=reporter.name, by_ip=self.address, id=qid, date=local, mta="postfix",
-                                             envelope_from="", added_headers=[field_text], by_server=reporter.name,
-                                             decision="bounce written and queued locally by the bounce daemon"), time.time())
+            hop = srv.local_hop(reporter, local, qid, env.mail_from, field_text)
+            hop.by_ip = self.address
+            shared.journal.add_hop(bkey, hop, time.time())
         return bkey, dsn, qid
 
     def defer(self, entry: QueueEntry, reply: Reply) -> None:

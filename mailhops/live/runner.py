@@ -80,9 +80,10 @@ from .connections import Peers
 from .describe import describe
 from .journal import Journal
 from .loopback_dns import LOOPBACK, LoopbackDNS
-from .mail_queue import QueueEntry
+from .mail_queue import MailQueue, QueueEntry
 from .mailboxes import Mailboxes, maildir_path, open_maildir
 from .mailserver import MailServer
+from .memory import Trimmer
 from .node import Node
 from .sending import Sender
 from .shared import Shared, now
@@ -153,6 +154,9 @@ class LiveTopology:
         self._nodes: dict[str, Node] = {}
         self._dns: LoopbackDNS | None = None
         self._sender: Sender | None = None
+        #: The mail programs' outbox: messages the first server did not take yet, tried again on the schedule.
+        self._outbox: MailQueue | None = None
+        self._forms: dict[int, dict[str, str]] = {}
         self._started = False
 
     def __repr__(self) -> str:
@@ -237,13 +241,17 @@ class LiveTopology:
         self._shared = shared
         where = {name: (node.host, node.port) for name, node in self._nodes.items()}
         self._sender = Sender(shared, self._resolver, self._client_tls, where, cache_size=self.workers)
+        self._outbox = MailQueue("outbox", None, 1, self._retry_from_client)  # in memory, as the mail program's own
+        self._outbox.start()
         mailboxes = Mailboxes(self.network, self.directory, temporary=self._own_dir)
+        trimmer = Trimmer()  # freed memory goes back to the system once a burst is over (glibc)
         for node in self._nodes.values():
             if node.kind == "client":
                 continue
             node.mail = MailServer(node.server, lmtp=node.lmtp, shared=shared, sender=self._sender, mailboxes=mailboxes,
                                    spool=self.directory / "spool" / node.server.name,
-                                   workers=self.workers if node.kind != "lmtp" else 1, address=node.host)
+                                   workers=self.workers if node.kind != "lmtp" else 1, address=node.host,
+                                   on_idle=trimmer.idle)
             node.mail.queue.recover(lambda env: self.journal.new(env.mail_from, env.rcpt))
             node.mail.start()
             if node.server.up:
@@ -258,6 +266,8 @@ class LiveTopology:
             return
         self._started = False
         _RUNNING.discard(self)
+        if self._outbox is not None:
+            self._outbox.stop()
         for node in self._nodes.values():
             if node.mail is not None:
                 node.mail.stop()
@@ -352,8 +362,13 @@ class LiveTopology:
         return open_maildir(self.maildir_path(address), folder)
 
     def pending(self) -> list[tuple[str, QueueEntry]]:
-        """Messages still waiting in a queue (deferred ones, between retries): (server, entry)."""
+        """Messages still waiting in a queue (deferred ones, between retries): (server, entry); a message the first
+        server has not taken yet waits in its mail program's outbox: (client, entry)."""
         out = []
+        if self._outbox is not None:
+            for entry in self._outbox.pending():
+                user = self.network.users.get(entry.envelope.mail_from)
+                out.append((user.client if user is not None and user.client else "outbox", entry))
         for name, node in self._nodes.items():
             if node.mail is not None:
                 out.extend((name, e) for e in node.mail.queue.pending())
@@ -401,6 +416,10 @@ class LiveTopology:
             form["_raw"] = message.decode("utf-8", "replace")
         kind, reply = self._sender.transfer(origin, nxt, entry, form=form if http else None)
         self._client_outcome(key, kind, reply, origin, nxt)
+        if _temporary(kind, reply):
+            if http:
+                self._forms[key] = form
+            self._keep_in_outbox(entry, reply, nxt.name)
         if not wait:
             return self.journal.journey(key)
         return self.journal.wait(key, timeout, final=final)
@@ -432,16 +451,73 @@ class LiveTopology:
         return message
 
     def _client_outcome(self, key: int, kind: str, reply: Reply | None, origin: Server, nxt: Server) -> None:
-        """A message the first server did not take stays with the mail client: in its outbox, or as an error shown."""
+        """A message the first server did not take stays with the mail client: in its outbox, or as an error shown
+        (the simulator's words, :func:`mailhops.simulate.send`: a mail program has no queue and never bounces)."""
         if kind == "unreachable":
             self.journal.finish(key, Outcome("deferred", "4.4.1", f"{nxt.name} did not answer; the mail client keeps the "
                                              "message in its outbox and tries again later.", server=origin.name))
         elif kind != "accepted" and reply is not None and not reply.permanent:  # 4xx, a lost connection: try later
-            self.journal.finish(key, Outcome("deferred", reply.status or "4.0.0", f"{nxt.name} answered {reply}; the "
-                                             "mail client keeps the message in its outbox and tries again later.",
+            self.journal.finish(key, Outcome("deferred", reply.status or "4.0.0", f"{nxt.name} refused it for now: {reply}; "
+                                             "the mail client shows this error and keeps the message in its outbox.",
                                              reply=str(reply), server=origin.name))
         elif kind != "accepted":
             assert reply is not None
             self.journal.finish(key, Outcome("rejected", reply.status or "5.0.0", f"{nxt.name} refused it: {reply}; "
                                              "the mail client shows this error to the sender (no bounce).",
                                              reply=str(reply), server=nxt.name))
+
+    # -- the mail program's outbox ----------------------------------------------------------------
+    def _keep_in_outbox(self, entry: QueueEntry, reply: Reply | None, nxt: str) -> None:
+        """The first server did not take the message (nobody answered, 4xx, lost connection): the mail program keeps it
+        in its outbox and tries again on the relays' schedule (:data:`RETRY_SCHEDULE`); it never bounces."""
+        entry.attempts += 1
+        schedule, user = self.retry_schedule, self.network.users.get(entry.envelope.mail_from)
+        client = user.client if user is not None and user.client else "the mail client"
+        why = f"{nxt} answered {reply}" if reply is not None else f"{nxt} did not answer"
+        if entry.attempts > len(schedule) or self._outbox is None:
+            self._forms.pop(entry.key, None)
+            tries = f"{entry.attempts} tries" if entry.attempts > 1 else "one try"
+            self.journal.give_up(entry.key, Outcome(
+                "deferred", reply.status if reply is not None and reply.status else "4.4.1",
+                f"{why} ({tries}); the mail client ({client}) shows this error and keeps the message in its outbox "
+                "(a mail program never bounces: the sender decides whether to send it again).",
+                reply=str(reply) if reply is not None else None, server=client))
+            return
+        delay = schedule[entry.attempts - 1]
+        self.journal.note(entry.key, f"{client}: {why}; the message stays in its outbox, next try in {delay:g} s "
+                                     f"(try {entry.attempts + 1} of {len(schedule) + 1}).")
+        self._outbox.put(entry, delay=delay)
+
+    def _retry_from_client(self, entry: QueueEntry) -> None:
+        """One more try from the mail program's outbox (an outbox worker)."""
+        nxt: Server | None = None
+        try:
+            _, origin, nxt = self._first_hop(entry.envelope.mail_from, entry.envelope.rcpt)
+            if nxt is None:
+                assert self._sender is not None
+                answer = self._sender.find_mx(origin, domain_of(entry.envelope.rcpt), entry.key)
+                found = [self.network.servers[h] for _, h in answer.candidates if h in self.network.servers]
+                if not found:
+                    self._keep_in_outbox(entry, None, origin.name)
+                    return
+                nxt = found[0]
+            assert self._sender is not None
+            form = self._forms.get(entry.key)
+            kind, reply = self._sender.transfer(origin, nxt, entry, form=form)
+        except Exception as err:  # noqa: BLE001 - never lose a message to a bug: keep it in the outbox
+            self._keep_in_outbox(entry, Reply(451, "4.3.0", f"Error: internal error ({err.__class__.__name__}: {err})"),
+                                 nxt.name if nxt is not None else "the outgoing server")
+            return
+        if kind == "accepted":
+            self._forms.pop(entry.key, None)
+            return
+        if _temporary(kind, reply):
+            self._keep_in_outbox(entry, reply, nxt.name)
+            return
+        self._forms.pop(entry.key, None)
+        self._client_outcome(entry.key, kind, reply, origin, nxt)
+
+
+def _temporary(kind: str, reply: Reply | None) -> bool:
+    """Nobody answered, or the answer was "not now" (4xx, which a lost connection also is): worth another try."""
+    return kind == "unreachable" or (kind != "accepted" and reply is not None and not reply.permanent)

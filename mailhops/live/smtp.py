@@ -76,6 +76,11 @@ logging.getLogger("mail.log").addFilter(_QuietLoginData())
 #: client sends is checked at the first server, so a message is never refused later for what the hops added.
 HEADROOM = 256 * 1024
 
+#: Postfix's ``in_flow_delay`` (1 s): how long a new message may wait while the queue has a backlog ...
+IN_FLOW_DELAY = 1.0
+#: ... of more than this many messages waiting for their first try (Postfix gives each delivered message a token).
+BACKLOG_LIMIT = 100
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -331,6 +336,7 @@ class Handler:
 
     async def handle_MAIL(self, smtp: SMTP, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         conn = await self._identify(smtp)
+        await in_flow_delay(self.mail.queue.backlog)
         if not address.isascii() and not envelope.smtp_utf8:  # RFC 6531 §3.4, in Postfix's words
             return "553 5.6.7 Must declare SMTPUTF8 to send unicode address"
         mismatch = self._login_mismatch(session, conn, _null(address))
@@ -413,11 +419,9 @@ class Handler:
             for rcpt in rcpts:
                 self._refused(smtp, conn, mail_from, rcpt, refused)
             return "\r\n".join([str(refused)] * len(rcpts)) if mail.lmtp else str(refused)
-        replies = []
-        for i, rcpt in enumerate(rcpts):
-            key = conn.key if (i == 0 and conn.key is not None) else journal.new(mail_from, rcpt)
-            reply = mail.accept(conn, sess, key, Envelope(mail_from, rcpt), message)
-            replies.append(str(reply))
+        recipients = [(conn.key if (i == 0 and conn.key is not None) else journal.new(mail_from, rcpt), Envelope(mail_from, rcpt))
+                      for i, rcpt in enumerate(rcpts)]
+        replies = [str(reply) for reply in mail.accept_message(conn, sess, recipients, message)]  # one spool file
         return "\r\n".join(replies) if mail.lmtp else replies[0]
 
     def _refused(self, smtp: SMTP, conn: Connection, mail_from: str, rcpt: str, reply: Reply) -> None:
@@ -446,6 +450,22 @@ class Handler:
 
     async def handle_exception(self, error: Exception) -> str:
         return f"451 4.3.0 Error: internal error in mailhops ({error.__class__.__name__})"
+
+
+async def in_flow_delay(backlog: Callable[[], int], *, limit: int = BACKLOG_LIMIT, delay: float = IN_FLOW_DELAY) -> None:
+    """Postfix's ``in_flow_delay``: while more than ``limit`` messages wait for their first delivery attempt, a
+    new message waits (up to ``delay`` seconds) for the queue to catch up before the server takes it.
+
+    Mail comes in faster than it goes out under load (a submission server answers 250 long before the
+    relays are done); without this, the backlog and the memory it takes grow without bound.
+
+    >>> asyncio.run(in_flow_delay(lambda: 0))  # nothing waiting: no pause
+    """
+    if backlog() <= limit:
+        return
+    deadline = asyncio.get_running_loop().time() + delay
+    while backlog() > limit and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
 
 
 _BARE = re.compile(rb"(?<!\r)\n|\r(?!\n)")

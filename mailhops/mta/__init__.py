@@ -19,7 +19,11 @@ An MTA module (:class:`MTA`) also defines ``SOFTWARE``, ``HOP_LIMIT``, ``LOOP_RE
 ``organisation_headers(server, session)``. An MTA that writes bounces also defines ``bounce(failure)`` (its
 bounce in its own words and shape, from a :class:`mailhops.mta.dsn.Failure`; :func:`mailhops.mta.dsn.make_dsn`
 asks the reporter's module) and ``LOCAL_HOP`` (what the Received line on its own bounce names); Dovecot writes
-none. Adding an MTA means adding one such module, listing it in
+none. Optional: ``received_spf(verdict)`` (the Received-SPF its SPF software writes: policyd-spf behind Postfix,
+libspf2 in Exim, pyspf's milter for Sendmail and qmail, Microsoft's, Google's), ``DELIVERED_TO_LOOPS`` with
+``forwarding_loop(address)`` (local delivery refusing an alias/.forward loop by its own Delivered-To line: Postfix
+local(8), qmail-local) and ``CONTENT_FILTERS`` (the loopback content filters by server role: amavisd-new and
+ClamSMTP behind Postfix, see :func:`mailhops.mta.roles.filter_hops`). Adding an MTA means adding one such module, listing it in
 :data:`FLAVOURS` below and its name in :data:`mailhops.topology.MTA_NAMES` (a test checks both agree).
 
 >>> flavour("exim").HOP_LIMIT, MTAS["exim"]["loop_reply"]

@@ -22,6 +22,7 @@ Received: (qmail 90138 invoked from network); 2 Mar 2026 09:00:05 -0000
 from __future__ import annotations
 
 import random
+import zlib
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -110,8 +111,9 @@ def relay_denied(rcpt: str) -> Reply:
 
 
 def accepted_reply(server: Server, qid: str | None, rcpt: str, when: datetime, message_id: str) -> Reply:
-    """``ok EPOCH qp PID``: qmail-queue's time stamp and pid."""
-    return Reply(250, "", f"ok {int(when.timestamp())} qp {abs(hash(message_id)) % 90000 + 10000}")
+    """``ok EPOCH qp PID``: qmail-queue's time stamp and pid (a stand-in pid derived from the Message-ID, so the
+    same run gives the same reply in every process: Python's ``hash()`` of a string changes between processes)."""
+    return Reply(250, "", f"ok {int(when.timestamp())} qp {zlib.crc32(message_id.encode()) % 90000 + 10000}")
 
 
 def loop_reply(message: bytes, limit: int) -> Reply | None:

@@ -175,9 +175,11 @@ def loop_after_accept(server: Server, message: bytes, envelope: Envelope | None 
 
 
 def data_reply(topology: Topology, server: Server, session: Session, envelope: Envelope, message: bytes, *,
-               greylist: policy.Greylist | None = None, when: datetime | None = None) -> Reply | None:
+               greylist: policy.Greylist | None = None, when: datetime | None = None,
+               dns_view: TopologyDNS | None = None) -> Reply | None:
     """A refusal at end of DATA (loop, spam with action ``reject``, virus, DMARC ``p=reject``, and - given the
-    server's ``greylist`` and the time - greylisting's soft ``451``), or ``None`` to accept."""
+    server's ``greylist`` and the time - greylisting's soft ``451``), or ``None`` to accept. ``dns_view`` is where
+    the DMARC check asks (as in :func:`stamp`; default :func:`mailhops.mta.trust.trust_dns`)."""
     looping = loop_reply(server, message)
     if looping is not None:
         return looping
@@ -188,7 +190,7 @@ def data_reply(topology: Topology, server: Server, session: Session, envelope: E
     if server.role == "antivirus" and EICAR in message:
         return Reply(554, "5.7.1", "Virus found: Eicar-Signature; message rejected")
     if is_inbound_boundary(server, session):  # DMARC p=reject: refuse now, so the sender's own server bounces
-        refusal = trust.dmarc_refusal(topology, server, session, envelope, message, _mta(server))
+        refusal = trust.dmarc_refusal(topology, server, session, envelope, message, _mta(server), dns_view)
         if refusal is not None or greylist is None or when is None:
             return refusal
         return greylist.check(server, policy.sending_ip(session), envelope, when)
@@ -274,7 +276,8 @@ def stamp(
     if trace.SPF_BELOW_RECEIVED:
         fields.extend(spf)
     # the sender's outbound server signs (DKIM); a list or an ARC-sealing forwarder does its part
-    fields[:0] = trust.outbound_signature(topology, server, session, hdr.prepend(message, fields), when)
+    if trust.is_signer(topology, server, session):
+        fields[:0] = trust.outbound_signature(topology, server, session, hdr.prepend(message, fields), when)
     # the organisation headers sit at the bottom of the header block, not among the fields added on top
     return trust.forward_fields(topology, server, envelope, message, fields, when)
 
@@ -317,7 +320,7 @@ def _loopback_dialogue(greeting: str, helo: str, ehlo: list[str], envelope: Enve
 
 
 def filter_hops(server: Server, envelope: Envelope, message: bytes, when: datetime, rng: random.Random,
-                n: int) -> list[FilterPass]:
+                n: int, *, delays: bool = True) -> list[FilterPass]:
     """The loopback hops a content filter adds on ``server`` once its smtpd has accepted ``message`` as hop
     ``n - 1`` (both transports call this, so the simulator and the live servers show the same hops).
 
@@ -333,6 +336,7 @@ def filter_hops(server: Server, envelope: Envelope, message: bytes, when: dateti
     HELO name Postfix's smtp client gave (``from HOST (localhost [127.0.0.1])``). Other MTAs: no loopback hops.
     The amavisd-new hop goes to ``localhost`` (its Received line's BY) and the re-injection comes back from it, so a
     diagram draws the detour out to the filter and back; ClamSMTP's re-injection is a hop from the server to itself.
+    ``delays=False`` dates every hop at ``when`` (the live servers, on a real clock, pass the real time).
 
     >>> from mailhops.scenarios import get
     >>> topo = get("spam-to-junk").build()
@@ -346,6 +350,7 @@ def filter_hops(server: Server, envelope: Envelope, message: bytes, when: dateti
         return []
     tz = tz_of(server)
     postfix = FLAVOURS["postfix"]
+    _ms = _delay if delays else _no_delay
     passes: list[FilterPass] = []
     if kind == "amavis":
         when = when + _ms(rng, 1, 2)
@@ -401,8 +406,12 @@ def filter_hops(server: Server, envelope: Envelope, message: bytes, when: dateti
     return passes
 
 
-def _ms(rng: random.Random, low: int, high: int) -> timedelta:
+def _delay(rng: random.Random, low: int, high: int) -> timedelta:
     return timedelta(seconds=rng.randint(low, high), milliseconds=rng.randint(0, 999))
+
+
+def _no_delay(rng: random.Random, low: int, high: int) -> timedelta:
+    return timedelta(0)
 
 
 #: Header prefixes an MTA keeps inside the organisation (Exchange's ``X-MS-Exchange-Organization-``).

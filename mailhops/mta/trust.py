@@ -19,9 +19,12 @@ Each MTA module words the Authentication-Results its own way (``authentication_r
 :mod:`.postfix`, :mod:`.gmail`, :mod:`.exchange`, :mod:`.exim`); :func:`auth_fields` asks the right one.
 
 Everything here runs in pure Python (the keys are the fixed demo keys of :mod:`mailhops.demo_keys`), so the
-simulator also runs in the browser. dkimpy builds and checks every header; only the RSA step of signing goes
-through the ``cryptography`` package when it is importable (it is ten times faster than dkimpy's pure-Python
-RSA, and PKCS#1 v1.5 is deterministic, so the signature bytes are the same: :func:`rsa_backend`).
+simulator also runs in the browser. dkimpy builds and checks every header; only the RSA steps of signing and
+verifying go through the ``cryptography`` package when it is importable (ten times faster than dkimpy's
+pure-Python RSA; PKCS#1 v1.5 is deterministic, so the signature bytes and the verdicts are the same:
+:func:`rsa_backend`). What a server would otherwise redo for every message is remembered in small LRU caches,
+each keyed on the exact bytes it is a function of: a body's canonical hash (the submission server signs it, the
+MX verifies it), a published key record's parsed key, a signature field's parsed tags.
 
 >>> from mailhops.scenarios import get
 >>> journey = get("forwarding").run()
@@ -32,6 +35,7 @@ mx.example.net; dmarc=pass (p=none dis=none) header.from=example.org
 from __future__ import annotations
 
 import base64
+import binascii
 import email.utils
 import functools
 import logging
@@ -47,7 +51,7 @@ import dkim.crypto
 import srslib
 from authheaders import dmarc_per_from
 from authres import DKIMAuthenticationResult, SPFAuthenticationResult
-from dkim.canonicalization import CanonicalizationPolicy
+from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError, Relaxed
 from dkim.util import InvalidTagValueList, parse_tag_value
 
 from ..demo_keys import demo_key
@@ -142,12 +146,12 @@ def _private_key(domain: str) -> dict:
 
 #: Sign with dkimpy's pure-Python RSA even when ``cryptography`` is importable (the bench and tests set it).
 PURE_PYTHON_RSA = False
-_CRYPTO_KEYS: dict[int, object] = {}
+_CRYPTO_KEYS: OrderedDict[tuple, object] = OrderedDict()  # cryptography's key objects, by the numbers they hold
 
 
 def rsa_backend() -> str:
-    """Which code does the RSA step of signing: ``"cryptography"`` (when importable, the fast path) or
-    ``"dkimpy"`` (its pure-Python RSASSA-PKCS1-v1_5, already in the CRT form: two half-size exponentiations).
+    """Which code does the RSA steps of signing and verifying: ``"cryptography"`` (when importable, the fast
+    path) or ``"dkimpy"`` (its pure-Python RSASSA-PKCS1-v1_5, already in the CRT form for signing).
 
     >>> rsa_backend() in ("cryptography", "dkimpy")
     True
@@ -164,41 +168,235 @@ def _cryptography_importable() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1)
+def _pkcs1_sha256() -> tuple:
+    """cryptography's PKCS#1 v1.5 padding, its pre-hashed SHA-256 and ``InvalidSignature`` (imported once, when used)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    return padding.PKCS1v15(), Prehashed(hashes.SHA256()), InvalidSignature
+
+
+def _crypto_key(pk: dict, private: bool) -> object | None:
+    """cryptography's key object for dkimpy's parsed key ``pk`` (``None`` if OpenSSL will not load it), made once."""
+    key = ("private" if private else "public", pk["modulus"], pk["publicExponent"])
+    found = _recall(_CRYPTO_KEYS, key)
+    if found is None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        public = rsa.RSAPublicNumbers(pk["publicExponent"], pk["modulus"])
+        try:
+            found = (rsa.RSAPrivateNumbers(pk["prime1"], pk["prime2"], pk["privateExponent"], pk["exponent1"],
+                                           pk["exponent2"], pk["coefficient"], public).private_key()
+                     if private else public.public_key())
+        except Exception:  # noqa: BLE001 - a key OpenSSL refuses (too small, even exponent): the pure path decides
+            found = False
+        _remember(_CRYPTO_KEYS, key, found, limit=64)
+    return found or None
+
+
 def _rsa_sign(digest_source: object, pk: dict) -> bytes:
     """RSASSA-PKCS1-v1_5 over the hash object dkimpy filled (SHA-256), with dkimpy's parsed private key ``pk``.
 
     The same bytes either way (RFC 8017 §8.2.1: the signature is a function of key and digest only)."""
-    if rsa_backend() == "dkimpy":
-        return bytes(dkim.crypto.RSASSA_PKCS1_v1_5_sign(digest_source, pk))
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-
-    key = _CRYPTO_KEYS.get(pk["modulus"])
+    key = _crypto_key(pk, private=True) if rsa_backend() == "cryptography" else None
     if key is None:
-        public = rsa.RSAPublicNumbers(pk["publicExponent"], pk["modulus"])
-        key = rsa.RSAPrivateNumbers(pk["prime1"], pk["prime2"], pk["privateExponent"], pk["exponent1"],
-                                    pk["exponent2"], pk["coefficient"], public).private_key()
-        _CRYPTO_KEYS[pk["modulus"]] = key
-    return key.sign(digest_source.digest(), padding.PKCS1v15(), Prehashed(hashes.SHA256()))  # type: ignore[attr-defined]
+        return bytes(dkim.crypto.RSASSA_PKCS1_v1_5_sign(digest_source, pk))
+    pkcs1, sha256, _invalid = _pkcs1_sha256()
+    return key.sign(digest_source.digest(), pkcs1, sha256)  # type: ignore[attr-defined]
 
 
-class _RsaSigning(dkim.DomainSigner):
+def _rsa_verify(digest_source: object, signature: bytes, pk: dict) -> bool:
+    """RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2) of the hash object dkimpy filled, with dkimpy's parsed public
+    key ``pk``: the verdict of dkimpy's ``RSASSA_PKCS1_v1_5_verify``, whichever code computes it.
+
+    With ``cryptography`` (OpenSSL) for a SHA-256 signature as long as the modulus and smaller than it: OpenSSL
+    then compares the whole encoded block, as dkimpy does. Anything else (and everything without ``cryptography``)
+    goes the pure-Python way: dkimpy's own encoding and arithmetic, with the byte conversions done by ``int``
+    (``int.from_bytes``/``to_bytes`` give the bytes of dkimpy's ``str2int``/``int2str``, not byte by byte)."""
+    n = pk["modulus"]
+    modlen = max(1, (n.bit_length() + 7) // 8)  # len(dkim.crypto.int2str(n))
+    if (rsa_backend() == "cryptography" and getattr(digest_source, "name", "") == "sha256"
+            and len(signature) == modlen and int.from_bytes(signature, "big") < n):
+        key = _crypto_key(pk, private=False)
+        if key is not None:
+            pkcs1, sha256, invalid = _pkcs1_sha256()
+            try:
+                key.verify(signature, digest_source.digest(), pkcs1, sha256)  # type: ignore[attr-defined]
+            except invalid:
+                return False
+            return True
+    encoded = dkim.crypto.EMSA_PKCS1_v1_5_encode(digest_source, modlen)  # DigestTooLargeError as in dkimpy
+    return encoded == pow(int.from_bytes(signature, "big"), pk["publicExponent"], n).to_bytes(modlen, "big")
+
+
+def _recall(cache: OrderedDict, key: tuple) -> object | None:
+    """The cached value for ``key`` (now the most recently used), or ``None``."""
+    found = cache.get(key)
+    if found is not None:
+        cache.move_to_end(key)
+    return found
+
+
+def _remember(cache: OrderedDict, key: tuple, value: object, limit: int = 512) -> None:
+    if sum(len(part) for part in key if isinstance(part, bytes)) > 1 << 16:
+        return  # a cache bounded by count alone would keep large messages alive (a live server's memory)
+    cache[key] = value
+    if len(cache) > limit:
+        cache.popitem(last=False)
+
+
+_BODY_HASHES: OrderedDict[tuple, bytes] = OrderedDict()
+
+
+def _body_hash(canon_policy: CanonicalizationPolicy, algorithm: bytes, body: bytes, length: bytes | None = None) -> bytes:
+    """The hash of ``body`` canonicalized by ``canon_policy`` (cut at ``l=`` ``length``), for the signature algorithm
+    ``algorithm``: what dkimpy's ``sign`` puts in ``bh=`` and ``verify`` compares with it (RFC 6376 §3.7).
+
+    Remembered per exact body bytes: the outbound server signs a body and the MX verifies the same bytes.
+
+    >>> policy = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+    >>> import hashlib  # relaxed: spaces folded, trailing ones and empty lines at the end dropped
+    >>> _body_hash(policy, b"rsa-sha256", b"hi  there \\r\\n\\r\\n") == hashlib.sha256(b"hi there\\r\\n").digest()
+    True
+    """
+    key = (canon_policy.body_algorithm.name, algorithm, length, body)
+    found = _recall(_BODY_HASHES, key)
+    if found is None:
+        canonical = canon_policy.canonicalize_body(body)
+        if length is not None:
+            canonical = canonical[:int(length)]
+        found = dkim.HASH_ALGORITHMS[algorithm](canonical).digest()
+        _remember(_BODY_HASHES, key, found, limit=64)
+    return found  # type: ignore[return-value]
+
+
+def _tags(value: bytes) -> dict[bytes, bytes]:
+    """dkimpy's ``parse_tag_value`` of a signature field's (stripped) value, parsed once per exact value of up to
+    4 KiB (a larger one is parsed each time rather than kept): do not change the dict."""
+    return _parsed_tags(value) if len(value) <= 4096 else parse_tag_value(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_tags(value: bytes) -> dict[bytes, bytes]:
+    return parse_tag_value(value)
+
+
+def _valid_dkim_tags(value: bytes) -> bool:
+    """dkimpy's ``validate_signature_fields`` of a DKIM-Signature value (raises as it does), checked once per value."""
+    if len(value) > 4096:
+        dkim.validate_signature_fields(parse_tag_value(value))
+        return True
+    return _validated(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _validated(value: bytes) -> bool:
+    dkim.validate_signature_fields(_tags(value))
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _public_key(name: bytes, record: bytes | str | None) -> tuple:
+    """dkimpy's ``evaluate_pk`` of the key record published at ``name``: parsed once per exact record text."""
+    return dkim.evaluate_pk(name, record)
+
+
+_UNFOLD = re.compile(b"\r?\n")
+#: dkimpy's ``[\t ]+`` (made one space) matched only where the result changes: a run that starts with a tab or
+#: is longer than one space (a lone space already is one space), so the regex engine substitutes less often.
+_WSP = re.compile(b"\t[\t ]*| [\t ]+")
+
+
+def _canonical_headers(canon_policy: CanonicalizationPolicy, headers: list) -> list:
+    """``canon_policy.canonicalize_headers(headers)``; for "relaxed", dkimpy's own steps (RFC 6376 §3.4.2: names
+    lowercased, values unfolded, runs of WSP made one space, stripped) with its patterns compiled once.
+
+    >>> relaxed = CanonicalizationPolicy.from_c_value(b"relaxed/simple")
+    >>> _canonical_headers(relaxed, [[b"Subject ", b" Lunch  on\\r\\n\\tFriday? \\r\\n"]])
+    [(b'subject', b'Lunch on Friday?\\r\\n')]
+    """
+    if canon_policy.header_algorithm is not Relaxed:
+        return canon_policy.canonicalize_headers(headers)
+    return [(x[0].lower().rstrip(), _WSP.sub(b" ", _UNFOLD.sub(b"", x[1])).strip() + b"\r\n") for x in headers]
+
+
+def _named(headers: list, include_headers: list | tuple) -> list:
+    """The fields of ``headers`` whose name is one of ``include_headers``, in order: the only ones dkimpy's
+    ``select_headers`` can pick, so canonicalizing these alone hashes the same bytes."""
+    wanted = set(include_headers)
+    return [f for f in headers if f[0].lower() in wanted]
+
+
+#: dkimpy's ``RE_BTAG`` (the ``b=`` tag and its value, to be emptied before hashing: RFC 6376 §3.7) in a form
+#: the regex engine runs several times faster: its folding whitespace ``(?:(?:\s*\r?\n)?\s+)?`` matches exactly
+#: the runs ``\s*`` matches, so "``(?:FWS base64-char)*``" is "the longest run of spaces and base64 characters
+#: that ends in a base64 character". The same matches, so the same substitutions (a test compares them).
+_RE_BTAG = re.compile(rb"([;\s]b\s*=)(?:[\sA-Za-z0-9+/=]*[A-Za-z0-9+/=])?(?:\r?\n\Z)?")
+
+
+def _hash_headers(hasher: object, canon_policy: CanonicalizationPolicy, headers: list, include_headers: list | tuple,
+                  sigheader: tuple, sig: dict) -> list:
+    """dkimpy's ``hash_headers``: feed ``hasher`` the selected, canonicalized fields then the signature field with
+    an empty ``b=`` and no final CRLF; in one ``update`` (the same bytes, so the same digest). Returns the fields
+    selected, as dkimpy does."""
+    sign_headers = dkim.select_headers(headers, include_headers)
+    cheaders = _canonical_headers(canon_policy, [(sigheader[0], _RE_BTAG.sub(b"\\1", sigheader[1]))])
+    hasher.update(b"".join(x + b":" + y for x, y in sign_headers + [(x, y.rstrip()) for x, y in cheaders]))  # type: ignore[attr-defined]
+    return sign_headers
+
+
+_H_SPLIT = re.compile(rb"\s*:\s*")
+_LINE_END = re.compile(b"\r?\n")
+_FIELD_NAME = re.compile(rb"([\x21-\x7e]+?):")
+
+
+def _rfc822_parse(message: bytes) -> tuple[list, bytes]:
+    """dkimpy's ``rfc822_parse`` (dkimpy 1.1) step for step, with its two patterns compiled once."""
+    headers: list = []
+    lines = _LINE_END.split(message)
+    for i, line in enumerate(lines):
+        if not line:  # the end of the header block: the body is what follows the empty line
+            return headers, b"\r\n".join(lines[i + 1:])
+        if line[0] in (0x09, 0x20):
+            headers[-1][1] += line + b"\r\n"
+        else:
+            m = _FIELD_NAME.match(line)
+            if m is not None:
+                headers.append([m.group(1), line[m.end(0):] + b"\r\n"])
+            elif not line.startswith(b"From "):
+                raise dkim.MessageFormatError(f"Unexpected characters in RFC822 header: {line}")
+    return headers, b""
+
+
+class _Parsing(dkim.DomainSigner):
+    """Reads the message with :func:`_rfc822_parse` (dkimpy's parser, its patterns compiled once)."""
+
+    def set_message(self, message: bytes | None) -> None:
+        super().set_message(None)
+        if message:
+            self.headers, self.body = _rfc822_parse(message)
+
+
+class _RsaSigning(_Parsing):
     """dkimpy's ``DomainSigner.gen_header`` (dkimpy 1.1, rsa-sha256 only), line for line, with the RSA step
-    done by :func:`_rsa_sign`: dkimpy still canonicalizes, selects and hashes the headers and folds the field."""
+    done by :func:`_rsa_sign` and only the fields it signs canonicalized: dkimpy still canonicalizes, selects and
+    hashes the headers and folds the field."""
 
     def gen_header(self, fields: list, include_headers: tuple, canon_policy: CanonicalizationPolicy,
                    header_name: bytes, pk: dict, standardize: bool = False) -> bytes:
-        if standardize or self.signature_algorithm != b"rsa-sha256":  # not used here: dkimpy's own code
+        if standardize or self.signature_algorithm != b"rsa-sha256" or self.debug_content:  # dkimpy's own code
             return super().gen_header(fields, include_headers, canon_policy, header_name, pk, standardize)
         header_value = b"; ".join(b"=".join(x) for x in fields)
         header_value = dkim.fold(header_value, namelen=len(header_name), linesep=b"\r\n")
-        header_value = dkim.RE_BTAG.sub(b"\\1", header_value)
+        header_value = _RE_BTAG.sub(b"\\1", header_value)
         header = (header_name, b" " + header_value)
         h = dkim.HashThrough(self.hasher(), self.debug_content)
         sig = dict(fields)
-        headers = canon_policy.canonicalize_headers(self.headers)
-        self.signed_headers = dkim.hash_headers(h, canon_policy, headers, include_headers, header, sig)
+        headers = _canonical_headers(canon_policy, _named(self.headers, include_headers))
+        self.signed_headers = _hash_headers(h, canon_policy, headers, include_headers, header, sig)
         signature = _rsa_sign(h, pk)
         idx = [i for i in range(len(fields)) if fields[i][0] == b"b"][0]
         fields[idx] = (b"b", base64.b64encode(signature))
@@ -218,9 +416,8 @@ class _Signer(_RsaSigning, dkim.DKIM):
         canon_policy = CanonicalizationPolicy.from_c_value(b"/".join(canonicalize))
         include_headers = tuple(x.lower() for x in self.default_sign_headers())
         self.include_headers = include_headers
-        body = canon_policy.canonicalize_body(self.body)
         self.hasher = dkim.HASH_ALGORITHMS[self.signature_algorithm]
-        bodyhash = base64.b64encode(self.hasher(body).digest())
+        bodyhash = base64.b64encode(_body_hash(canon_policy, self.signature_algorithm, self.body))
         fields = [
             (b"v", b"1"), (b"a", self.signature_algorithm), (b"c", canon_policy.to_c_value()), (b"d", domain),
             (b"s", selector), (b"t", str(timestamp).encode("ascii")), (b"h", b" : ".join(include_headers)),
@@ -234,15 +431,92 @@ class _ArcSigner(_RsaSigning, dkim.ARC):
     """dkimpy's ARC sealer (``dkim.arc_sign``), with the RSA step of :class:`_RsaSigning`."""
 
 
+class _Verifying(_Parsing):
+    """dkimpy's ``verify_sig`` and ``verify_sig_process`` (dkimpy 1.1), line for line, for RSA keys, except that
+    the key record is parsed once per exact text (:func:`_public_key`), the body hash comes from
+    :func:`_body_hash`, only the fields a signature names are canonicalized (:func:`_named`) and the RSA step is
+    :func:`_rsa_verify`. Same verdicts, same exceptions."""
+
+    def verify_sig(self, sig: dict, include_headers: list, sig_header: tuple, dnsfunc: Callable) -> bool:
+        name = sig[b"s"] + b"._domainkey." + sig[b"d"] + b"."
+        try:
+            record = dnsfunc(name, timeout=self.timeout)
+            self.pk, self.keysize, self.ktag, self.seqtlsrpt = _public_key(name, record)
+        except dkim.KeyFormatError as e:
+            self.logger.error(f"{e}")
+            return False
+        except binascii.Error as e:
+            self.logger.error(f"KeyFormatError: {e}")
+            return False
+        except dkim.DnsTimeoutError as e:
+            self.logger.error(f"DnsTimeoutError: Domain: {sig[b'd']} Selector: {sig[b's']} Error message: {e}")
+            return False
+        return self.verify_sig_process(sig, include_headers, sig_header, dnsfunc)
+
+    def verify_sig_process(self, sig: dict, include_headers: list, sig_header: tuple, dnsfunc: Callable) -> bool:
+        if self.debug_content or self.ktag != b"rsa":  # dkimpy's own code
+            return super().verify_sig_process(sig, include_headers, sig_header, dnsfunc)
+        if self.tlsrpt == "strict" and not self.seqtlsrpt:
+            raise dkim.ValidationError("Message is tlsrpt and Service Type is not tlsrpt")
+        if not self.tlsrpt and self.seqtlsrpt:
+            raise dkim.ValidationError("Message is not tlsrpt and Service Type is tlsrpt")
+        try:
+            canon_policy = CanonicalizationPolicy.from_c_value(sig.get(b"c", b"simple/simple"))
+        except InvalidCanonicalizationPolicyError as e:
+            raise dkim.MessageFormatError(f"invalid c= value: {e.args[0]}") from None
+        hasher = dkim.HASH_ALGORITHMS[sig[b"a"]]
+        if b"bh" in sig:
+            length = sig[b"l"] if b"l" in sig and not self.tlsrpt else None
+            bodyhash = _body_hash(canon_policy, sig[b"a"], self.body, length)
+            try:
+                bh = base64.b64decode(re.sub(rb"\s+", b"", sig[b"bh"]))
+            except TypeError as e:
+                raise dkim.MessageFormatError(str(e)) from None
+            if bodyhash != bh:
+                raise dkim.ValidationError(
+                    f"body hash mismatch (got {base64.b64encode(bodyhash)}, expected {sig[b'bh']})")
+        if b"from" in include_headers:
+            include_headers.append(b"from")
+        h = dkim.HashThrough(hasher(), self.debug_content)
+        headers = _canonical_headers(canon_policy, _named(self.headers, include_headers))
+        self.signed_headers = _hash_headers(h, canon_policy, headers, include_headers, sig_header, sig)
+        signature = base64.b64decode(re.sub(rb"\s+", b"", sig[b"b"]))
+        try:
+            res = _rsa_verify(h, signature, self.pk)
+            if res and self.keysize < self.minkey:
+                raise dkim.KeyFormatError(f"public key too small: {self.keysize}")
+            return res
+        except (TypeError, dkim.crypto.DigestTooLargeError) as e:
+            raise dkim.KeyFormatError(f"digest too large for modulus: {e}") from None
+
+
+class _Verifier(_Verifying, dkim.DKIM):
+    """dkimpy's DKIM verifier with the fast paths of :class:`_Verifying`; a signature field is parsed and checked
+    once per exact value (:func:`_tags`, shared with :func:`signed_part`)."""
+
+    def verify_headerprep(self, idx: int = 0) -> tuple | bool:
+        sigheaders = [(x, y) for x, y in self.headers if x.lower() == b"dkim-signature"]
+        if len(sigheaders) <= idx:
+            return False
+        value = sigheaders[idx][1].strip()
+        try:
+            sig = dict(_tags(value))
+            self.signature_fields = sig
+        except InvalidTagValueList as e:
+            raise dkim.MessageFormatError(e) from None
+        _valid_dkim_tags(value)
+        self.domain = sig[b"d"]
+        self.selector = sig[b"s"]
+        include_headers = [x.lower() for x in _H_SPLIT.split(sig[b"h"])]
+        self.include_headers = tuple(include_headers)
+        return sig, include_headers, sigheaders
+
+
+class _ArcVerifier(_Verifying, dkim.ARC):
+    """dkimpy's ARC chain validation with the fast paths of :class:`_Verifying`."""
+
+
 _SIGNATURES: OrderedDict[tuple, str] = OrderedDict()
-
-
-def _remember(cache: OrderedDict, key: tuple, value: object, limit: int = 512) -> None:
-    if sum(len(part) for part in key if isinstance(part, bytes)) > 1 << 16:
-        return  # a cache bounded by count alone would keep large messages alive (a live server's memory)
-    cache[key] = value
-    if len(cache) > limit:
-        cache.popitem(last=False)
 
 
 def dkim_sign(message: bytes, domain: str, selector: str, when: datetime) -> str:
@@ -320,13 +594,32 @@ def check_with(topology: Topology, view: object | None) -> None:
 def trust_dns(topology: Topology) -> TopologyDNS:
     """Where ``topology``'s servers ask for SPF policies, DKIM keys and DMARC policies (its zones by default)."""
     return _ASKED.get(id(topology)) or dns_for(topology)  # type: ignore[return-value]
-_DMARC: dict[tuple, tuple[str, str]] = {}
+_DMARC: OrderedDict[tuple, tuple[str, str]] = OrderedDict()
+
+
+@functools.lru_cache(maxsize=16)
+def _field_start(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"\n" + re.escape(name.lower()) + rb"[ \t]*:")
+
+
+_FIELD_VALUE = re.compile(rb"[^\r\n]*(?:\r\n[ \t][^\r\n]*)*")
 
 
 def _header_value(message: bytes, name: bytes) -> str | None:
-    head = message.split(b"\r\n\r\n", 1)[0]
-    match = re.search(rb"(?im)^" + re.escape(name) + rb"[ \t]*:(.*(?:\r\n[ \t].*)*)", head)
-    return match.group(1).replace(b"\r\n", b"").strip().decode("utf-8", "replace") if match else None
+    """The unfolded value of the first ``name`` field of ``message``'s header block, or ``None``.
+
+    The field's start is searched as a plain string in the lowercased block (the regex engine then skips ahead
+    instead of trying ``^`` at every byte); its value runs on over folded lines (RFC 5322 §2.2.3).
+
+    >>> _header_value(b"Received: x\\r\\nFROM :  Alice\\r\\n <a@example.org>\\r\\n\\r\\nfrom: body", b"from")
+    'Alice <a@example.org>'
+    """
+    head = b"\n" + message.split(b"\r\n\r\n", 1)[0]
+    start = _field_start(name).search(head.lower())
+    if start is None:
+        return None
+    value = _FIELD_VALUE.match(head, start.end()).group(0)  # type: ignore[union-attr]
+    return value.replace(b"\r\n", b"").strip().decode("utf-8", "replace")
 
 
 def from_domain_of(message: bytes) -> str:
@@ -367,12 +660,19 @@ def signed_part(message: bytes) -> tuple[bytes, int]:
     wanted = {b"dkim-signature"}
     for field_bytes in signatures:
         try:
-            tags = parse_tag_value(field_bytes.split(b":", 1)[1])
+            tags = _tags(field_bytes.split(b":", 1)[1].strip())
         except (InvalidTagValueList, IndexError):
             return message, len(signatures)  # a malformed signature: let dkimpy see everything
         wanted.update(h.strip().lower() for h in tags.get(b"h", b"").split(b":"))
     kept = [f for f, n in zip(fields, names, strict=True) if n in wanted]
     return b"\r\n".join(kept) + b"\r\n\r\n" + body, len(signatures)
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _tag_text(sig: dict, tag: bytes) -> str:
+    return sig.get(tag, b"").decode("ascii", "replace")
 
 
 def _check_dkim(message: bytes, view: TopologyDNS | object) -> tuple[DkimCheck, ...]:
@@ -383,8 +683,10 @@ def _check_dkim(message: bytes, view: TopologyDNS | object) -> tuple[DkimCheck, 
     if found is not None:
         return found
     checks = []
+    fields, body = _rfc822_parse(part) if count else ([], b"")  # read once for every signature (raises as dkimpy)
     for idx in range(count):
-        verifier = dkim.DKIM(part, logger=_LOG)
+        verifier = _Verifier(None, logger=_LOG)
+        verifier.headers, verifier.body = [list(f) for f in fields], body
         reason = ""
         try:
             ok = verifier.verify(idx=idx, dnsfunc=view.dkim_txt)  # type: ignore[attr-defined]
@@ -403,10 +705,10 @@ def _check_dkim(message: bytes, view: TopologyDNS | object) -> tuple[DkimCheck, 
         except DNSLookupError as err:  # the key could not be asked for (live DNS): nothing is concluded
             result, reason = "temperror", str(err)
         sig = getattr(verifier, "signature_fields", None) or {}
-        text = {k.decode("ascii", "replace"): v.decode("ascii", "replace") for k, v in sig.items()}
-        domain = text.get("d", "").lower()
-        checks.append(DkimCheck(result, domain, text.get("s", ""), text.get("a", ""), text.get("i", f"@{domain}"),
-                                re.sub(r"\s+", "", text.get("b", ""))[:8], verifier.keysize, reason))
+        domain = _tag_text(sig, b"d").lower()
+        checks.append(DkimCheck(result, domain, _tag_text(sig, b"s"), _tag_text(sig, b"a"),
+                                _tag_text(sig, b"i") if b"i" in sig else f"@{domain}",
+                                _WHITESPACE.sub("", _tag_text(sig, b"b"))[:8], verifier.keysize, reason))
     found = tuple(checks)
     _remember(_DKIM_CHECKS, key, found, limit=256)
     return found
@@ -416,7 +718,7 @@ def _check_arc(message: bytes, view: TopologyDNS) -> ArcCheck:
     if b"\r\narc-seal:" not in b"\r\n" + message.split(b"\r\n\r\n", 1)[0].lower():
         return ArcCheck()
     try:
-        cv, results, reason = dkim.ARC(message, logger=_LOG).verify(dnsfunc=view.dkim_txt)
+        cv, results, reason = _ArcVerifier(message, logger=_LOG).verify(dnsfunc=view.dkim_txt)
     except dkim.DKIMException as err:  # a header block dkimpy cannot read: the chain cannot pass
         return ArcCheck("fail", reason=str(err))
     newest = results[0] if results else {}
@@ -433,12 +735,13 @@ def _dmarc(view: TopologyDNS, from_domain: str, spf: str, spf_domain: str, dkim_
     records = tuple(view.dmarc_txt("_dmarc." + ".".join(parents[i:])) for i in range(len(parents) - 1))
     dk = (dkim_check.result, dkim_check.domain) if dkim_check else None
     key = (from_domain, records, spf, spf_domain, dk)
-    found = _DMARC.get(key)
+    found = _recall(_DMARC, key)
     if found is None:
         spf_result = SPFAuthenticationResult(result=spf, smtp_mailfrom=spf_domain)
         dkim_result = DKIMAuthenticationResult(result=dk[0], header_d=dk[1]) if dk else None
         result, _comment, _domain, policy = dmarc_per_from(from_domain, spf_result, dkim_result, dnsfunc=view.dmarc_txt)
-        found = _DMARC[key] = (result, policy)
+        found = (result, policy)
+        _remember(_DMARC, key, found, limit=256)
     return found
 
 

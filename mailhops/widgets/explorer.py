@@ -76,6 +76,12 @@ class ScenarioExplorer(W.VBox):
         self.delivered_box = W.Accordion(children=[self.delivered], layout=W.Layout(display="none"))
         self.delivered_box.set_title(0, "The delivered message, read back from the Maildir")
         self.stepper = HopStepper()
+        # the same journey drawn three ways: its route, the SMTP dialogue of each hop, the header stack
+        self.view = W.ToggleButtons(options=[("route", "journey"), ("SMTP dialogue", "sequence"),
+                                             ("header stack", "headers")], value="journey", description="Draw",
+                                    style=style, tooltips=["the servers and the hand-offs between them",
+                                                           "each hop's SMTP commands and replies, in order",
+                                                           "the header lines the hops added, newest on top"])
 
     def _build_knobs(self, style: dict[str, str]) -> None:
         """One control per knob of :class:`~mailhops.widgets.knobs.Knobs`."""
@@ -108,7 +114,7 @@ class ScenarioExplorer(W.VBox):
         }
         knobs_box = W.VBox(list(self._rows.values()), layout=W.Layout(border="1px solid #ddd", padding="6px"))
         return [W.HBox([self.picker, self.mta]), self.summary, knobs_box, self.transport, self.transport_note, self.message,
-                self.stepper, self.delivered_box]
+                self.view, self.stepper, self.delivered_box]
 
     def _wire_callbacks(self) -> None:
         """Another scenario loads it; any knob or the transport runs the journey again."""
@@ -117,6 +123,12 @@ class ScenarioExplorer(W.VBox):
             control.observe(self._on_knob, "value")
         self.picker.observe(self._on_pick, "value")
         self.transport.observe(self._on_knob, "value")
+        self.view.observe(self._on_view, "value")
+
+    def _on_view(self, change: dict[str, Any]) -> None:
+        """Draw the journey the other way, at the same step."""
+        self.stepper.diagram.view = change["new"]
+        self.stepper.refresh()
 
     # -- state -----------------------------------------------------------------------------------
     @property

@@ -8,7 +8,9 @@ the sentences the widgets write instead of tracebacks.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
+from urllib.parse import quote
 
 import ipywidgets as W
 
@@ -29,6 +31,7 @@ __all__ = [
     "error_html",
     "fit_width",
     "ok_html",
+    "with_alt_text",
     "style_widget",
 ]
 
@@ -86,6 +89,28 @@ def fit_width(graph: Any, width_in: float = FIT_WIDTH_IN) -> Any:
     return copy
 
 
+def with_alt_text(bundle: dict[str, str]) -> dict[str, str]:
+    """``bundle`` plus an HTML image whose ``alt`` is the diagram's text alternative: the SVG's ``<title>``
+    and ``<desc>`` (for a journey, :meth:`~mailhops.journey.Journey.describe`).
+
+    JupyterLab shows an ``image/svg+xml`` output as an ``<img>`` without ``alt``, so a screen reader hears
+    nothing of the title and description inside the SVG; it prefers ``text/html`` when both are there.
+
+    >>> svg = '<svg role="img"><title id="mh-title">demo: delivered</title><desc id="mh-desc">Hop 1: a → b.</desc></svg>'
+    >>> with_alt_text({"image/svg+xml": svg})["text/html"].split('alt="')[1].split('"')[0]
+    'demo: delivered. Hop 1: a → b.'
+    """
+    svg = bundle.get("image/svg+xml")
+    if not svg:
+        return bundle
+    found = [re.search(rf'<{tag} id="mh-{tag}">([^<]*)</{tag}>', svg) for tag in ("title", "desc")]
+    words = [html.unescape(m.group(1)) for m in found if m and m.group(1)]
+    alt = ". ".join(w.rstrip(".") for w in words) + "." if words else "a mailhops diagram"
+    img = (f'<img class="mailhops-svg" src="data:image/svg+xml,{quote(svg)}" alt="{html.escape(alt)}" '
+           f'style="max-width:100%;height:auto">')
+    return {**bundle, "text/html": img}
+
+
 class Diagram:
     """A diagram for a notebook cell: Jupyter shows it as SVG (or, without Graphviz, a friendly note).
 
@@ -98,7 +123,7 @@ class Diagram:
         self.obj, self.kw = obj, kw
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return rd.repr_mimebundle(fit_width(rd.render(self.obj, **self.kw)))
+        return with_alt_text(rd.repr_mimebundle(fit_width(rd.render(self.obj, **self.kw))))
 
     def svg(self) -> str:
         return rd.to_svg(fit_width(rd.render(self.obj, **self.kw)))
@@ -123,6 +148,8 @@ class DiagramView(W.Output):
         self.drawn: tuple[Any, dict[str, Any]] | None = None
         self._cache: dict[Any, dict[str, str]] = {}
         self.browser: browser_graph.BrowserDiagram | None = None  # where dot cannot run: drawn in the page
+        #: which drawing of a journey: its route ("journey"), the SMTP dialogue ("sequence") or the header stack
+        self.view = "journey"
 
     def draw(self, obj: Any, *, cache_key: Any = None, **kw: Any) -> None:
         """Replace the picture by the diagram of ``obj`` (keywords as :func:`mailhops.draw.render`).
@@ -130,12 +157,18 @@ class DiagramView(W.Output):
         Where ``dot`` cannot run, one :class:`~mailhops.widgets.browser_graph.BrowserDiagram` draws it in
         the page instead, and each later call only sends it the new DOT source.
         """
+        if isinstance(obj, Journey):
+            kw.setdefault("view", self.view)
+            if kw["view"] != "journey":
+                kw.pop("topology", None)
+        if cache_key is not None:
+            cache_key = (cache_key, kw.get("view"))
         if browser_graph.draws_in_browser():
             self._draw_in_browser(obj, cache_key, kw)
             return
         bundle = self._cache.get(cache_key) if cache_key is not None else None
         if bundle is None:
-            bundle = rd.repr_mimebundle(fit_width(rd.render(obj, **kw)))
+            bundle = with_alt_text(rd.repr_mimebundle(fit_width(rd.render(obj, **kw))))
             if cache_key is not None:
                 if len(self._cache) > 64:
                     self._cache.clear()
