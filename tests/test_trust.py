@@ -474,3 +474,18 @@ def test_the_header_value_reader_unfolds_and_ignores_the_body() -> None:
     assert trust.from_domain_of(raw) == "example.org"
     assert trust._header_value(raw, b"received") == "from a\tby b; Mon, 02 Mar 2026 09:00:05 +0000"
     assert trust._header_value(raw, b"subject") is None
+
+
+def test_rsa_verify_under_a_short_key_raises_as_dkimpy_does() -> None:
+    """A key too short for the encoded SHA-256 digest: dkimpy raises ``DigestTooLargeError`` (its verifier turns it
+    into a key error), and so does the fast path, on either backend."""
+    short = {"modulus": (1 << 255) + 12345, "publicExponent": 65537}
+    for pure in (False, True):
+        trust.PURE_PYTHON_RSA = pure
+        try:
+            with pytest.raises(dkim.crypto.DigestTooLargeError):
+                dkim.crypto.RSASSA_PKCS1_v1_5_verify(_digest(b"x"), b"\x01" * 32, short)
+            with pytest.raises(dkim.crypto.DigestTooLargeError):
+                trust._rsa_verify(_digest(b"x"), b"\x01" * 32, short)
+        finally:
+            trust.PURE_PYTHON_RSA = False

@@ -212,13 +212,15 @@ def _rsa_verify(digest_source: object, signature: bytes, pk: dict) -> bool:
     """RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2) of the hash object dkimpy filled, with dkimpy's parsed public
     key ``pk``: the verdict of dkimpy's ``RSASSA_PKCS1_v1_5_verify``, whichever code computes it.
 
-    With ``cryptography`` (OpenSSL) for a SHA-256 signature as long as the modulus and smaller than it: OpenSSL
-    then compares the whole encoded block, as dkimpy does. Anything else (and everything without ``cryptography``)
-    goes the pure-Python way: dkimpy's own encoding and arithmetic, with the byte conversions done by ``int``
-    (``int.from_bytes``/``to_bytes`` give the bytes of dkimpy's ``str2int``/``int2str``, not byte by byte)."""
+    With ``cryptography`` (OpenSSL) for a SHA-256 signature as long as the modulus and smaller than it, under a key
+    of at least 1024 bits (RFC 8301 §3.2): OpenSSL then compares the whole encoded block, as dkimpy does, and a
+    key too short for the encoded digest (dkimpy's ``DigestTooLargeError``) never reaches it. Anything else (and
+    everything without ``cryptography``) goes the pure-Python way: dkimpy's own encoding and arithmetic, with the
+    byte conversions done by ``int`` (``int.from_bytes``/``to_bytes`` give the bytes of dkimpy's
+    ``str2int``/``int2str``, not byte by byte)."""
     n = pk["modulus"]
     modlen = max(1, (n.bit_length() + 7) // 8)  # len(dkim.crypto.int2str(n))
-    if (rsa_backend() == "cryptography" and getattr(digest_source, "name", "") == "sha256"
+    if (rsa_backend() == "cryptography" and getattr(digest_source, "name", "") == "sha256" and modlen >= 128
             and len(signature) == modlen and int.from_bytes(signature, "big") < n):
         key = _crypto_key(pk, private=False)
         if key is not None:
