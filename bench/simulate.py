@@ -149,6 +149,13 @@ def flavour_figures(sc, seconds: float = 1.0) -> None:  # noqa: ANN001
         print(f"three_hops_{mta}_journeys_per_cpu_s: "
               f"{cpu_rate(lambda i, t=topo: send(t, sc.sender, sc.recipient, seed=30_000 + i)):.0f}")
         cpu_breakdown(topo, sc, prefix=f"three_hops_{mta}", n=200)
+        # the flavour's own cost on a new message, as issue 12 measured it before issue 13 signed every message:
+        # the same topology with DKIM signing switched off (no key published, nothing signed or verified)
+        unsigned = sc.build(mta=mta)
+        for domain in unsigned.domains.values():
+            domain.dkim_selector = None
+        print(f"three_hops_{mta}_unsigned_journeys_per_cpu_s: "
+              f"{cpu_rate(lambda i, t=unsigned: send(t, sc.sender, sc.recipient, seed=40_000 + i)):.0f}")
         utopo = unknown.build(mta=mta)
         print(f"unknown_user_{mta}_bounces_per_s: "
               f"{rate(lambda i, t=utopo: send(t, unknown.sender, unknown.recipient, seed=i), seconds):.0f}")

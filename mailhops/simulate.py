@@ -300,16 +300,15 @@ class _Walk:
     def _deliver(self, server: Server, state: _State) -> Outcome:
         msg = state.message
         user = self.t.users[state.envelope.rcpt]
-        head = msg.split(b"\r\n\r\n", 1)[0]
-        junk = user.junk_filter and b"\r\nX-Spam-Flag: YES" in b"\r\n" + head
-        folder = "Junk" if junk else "INBOX"
+        folder, why = srv.mailbox_folder(user, msg)  # the mailbox's Sieve rule: spam flag or DMARC quarantine
+        junk = folder == "Junk"
         self.j.message = msg
         if self.j.hops:
             self.j.hops[-1].decision = f"delivered to {user.address} ({folder})"
         status = "2.0.0"
         detail = f"Delivered to {user.address} on {server.name}, folder {folder}."
         if junk:
-            detail += " A filter rule in the mailbox (Sieve) files messages marked X-Spam-Flag: YES into Junk."
+            detail += " " + why
         return Outcome("junk" if junk else "delivered", status, detail, mailbox=user.address, folder=folder,
                        server=server.name)
 

@@ -109,7 +109,8 @@ class Server:
     # trust across hops (see mailhops.mta.trust): a forwarder or list rewrites the envelope sender with SRS,
     # adds an ARC set when it sends the message on; a mailing list (a forwarder with ``mailing_list``) adds
     # its List-* headers and, with ``list_footer``, a Subject tag and a footer; a receiving MX trusts a valid
-    # ARC chain (``trust_arc``) and refuses mail failing DMARC with p=reject (``dmarc_enforce``).
+    # ARC chain (``trust_arc``), refuses mail failing DMARC with p=reject and marks it for Junk with
+    # p=quarantine (``dmarc_enforce``).
     srs: bool = False
     arc: bool = False
     mailing_list: bool = False
@@ -147,7 +148,8 @@ class Server:
 @dataclass
 class User:
     """A mailbox owner. ``mailbox`` names the server that stores the mail; ``forward_to`` sends it on;
-    ``client`` is the device or webmail the user writes from; ``junk_filter`` files X-Spam-Flag: YES into Junk.
+    ``client`` is the device or webmail the user writes from; ``junk_filter`` files mail marked as spam
+    (X-Spam-Flag: YES) or quarantined by DMARC into Junk.
     """
 
     address: str

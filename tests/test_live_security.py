@@ -354,3 +354,21 @@ def test_a_long_session_lets_go_of_each_message_once_the_next_one_starts() -> No
                 journey = live.journal.wait(key, 10, final=True)
                 assert journey.outcome.kind == "delivered"
                 assert journey.hops[0].smtp[-1].side == "S" and journey.hops[0].smtp[-1].text.startswith("250 ")
+
+
+def test_the_timeout_is_per_read_a_slow_but_active_client_goes_on_an_idle_one_is_cut() -> None:
+    with LiveTopology(scenarios.get("three-hops").build(), timeout=0.6) as live:
+        raw = Raw(live.address_of("mx.example.net"))
+        try:
+            raw.say(b"EHLO slow.example\r\n")
+            assert raw.say(b"MAIL FROM:<carol@example.com>\r\n").startswith("250")
+            assert raw.say(b"RCPT TO:<bob@example.net>\r\n").startswith("250")
+            assert raw.say(b"DATA\r\n").startswith("354")
+            for n in range(6):  # 6 x 0.25 s: more than the timeout in all, less between two reads
+                raw.sock.sendall(b"Subject: slow\r\n" if n == 0 else b"line %d\r\n" % n)
+                time.sleep(0.25)
+            assert raw.say(b".\r\n").startswith("250")
+            time.sleep(1.5)  # now idle for longer than the timeout: the server hangs up
+            assert raw.sock.recv(1024) == b""
+        finally:
+            raw.close()

@@ -193,3 +193,127 @@ def test_deck_has_a_title_slide_then_one_slide_per_step_with_picture_and_notes(t
         assert " ".join(received.split()) in notes
         assert slide.shapes.title.text.startswith(f"Step {hop.n}")
     assert deck.slide_width * 9 == deck.slide_height * 16 or abs(deck.slide_width / deck.slide_height - 16 / 9) < 0.01
+
+
+# --- no line crosses a word -------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
+
+
+def _path_points(d: str, step: float = 1.5) -> list[tuple[float, float]]:
+    """Points along an SVG path as dot writes it (``M x,y C x1,y1 x2,y2 x3,y3 ...``: cubic Bézier pieces),
+    about every ``step`` units."""
+    nums = [float(n) for n in _NUMBER.findall(d)]
+    pts = list(zip(nums[::2], nums[1::2], strict=False))
+    if not pts:
+        return []
+    out = [pts[0]]
+    for i in range(1, len(pts) - 2, 3):
+        p0, p1, p2, p3 = pts[i - 1], pts[i], pts[i + 1], pts[i + 2]
+        length = sum(((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5 for a, b in ((p0, p1), (p1, p2), (p2, p3)))
+        n = max(2, int(length / step))
+        for k in range(1, n + 1):
+            t = k / n
+            u = 1 - t
+            out.append(tuple(u ** 3 * a + 3 * u * u * t * b + 3 * u * t * t * c + t ** 3 * e  # type: ignore[misc]
+                             for a, b, c, e in zip(p0, p1, p2, p3, strict=True)))
+    return out
+
+
+def _font_width(words: str, size: float, bold: bool) -> float:
+    """How wide ``words`` are in Liberation Sans (dot's font here), measured with Pillow when the font is there,
+    else estimated (about 0.55 em a character, 0.6 in bold)."""
+    try:
+        from PIL import ImageFont
+
+        font = ImageFont.truetype(f"LiberationSans-{'Bold' if bold else 'Regular'}.ttf", 100)
+        return font.getlength(words) * size / 100
+    except (ImportError, OSError):
+        return len(words) * size * (0.6 if bold else 0.55)
+
+
+def _text_box(t) -> tuple[float, float, float, float] | None:
+    """(left, top, right, bottom) of an SVG <text> from x/y, font size, anchor and its measured width, a little
+    inside the ink so that a line touching a word is no crossing."""
+    words = "".join(t.itertext()).replace("\xa0", " ").strip()
+    if not words:
+        return None
+    size = float(t.get("font-size", "14"))
+    width = _font_width(words, size, t.get("font-weight") == "bold")
+    x, y = float(t.get("x")), float(t.get("y"))
+    left = {"middle": x - width / 2, "end": x - width}.get(t.get("text-anchor") or "start", x)
+    return left + 1, y - 0.65 * size, left + width - 1, y + 0.1 * size
+
+
+def _inside(p: tuple[float, float], poly: list[tuple[float, float]]) -> bool:
+    """Whether point ``p`` lies inside the polygon ``poly`` (ray casting)."""
+    x, y = p
+    hit = False
+    for (x1, y1), (x2, y2) in zip(poly, poly[1:] + poly[:1], strict=True):
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            hit = not hit
+    return hit
+
+
+def _covers(root) -> list[list[tuple[float, float]]]:
+    """The filled outlines of the nodes (drawn after the lines, so a line under one is hidden): polygons as
+    they are, other shapes (the cylinder's path) by their bounding box."""
+    out = []
+    for g in groups(root, "node"):
+        for el in g.iter():
+            if el.tag not in (f"{SVG}polygon", f"{SVG}path") or el.get("fill") in (None, "none", "transparent"):
+                continue
+            nums = [float(n) for n in _NUMBER.findall(el.get("points") or el.get("d") or "")]
+            pts = list(zip(nums[::2], nums[1::2], strict=False))
+            if el.tag == f"{SVG}path" and pts:
+                xs, ys = [q[0] for q in pts], [q[1] for q in pts]
+                pts = [(min(xs), min(ys)), (max(xs), min(ys)), (max(xs), max(ys)), (min(xs), max(ys))]
+            if len(pts) >= 3:
+                out.append(pts)
+            break  # the outline is the first filled shape; the rest is drawn on it
+    return out
+
+
+def crossed_words(svg: str) -> list[tuple[str, str]]:
+    """(edge id, the text it crosses) for every edge path of ``svg`` that runs through a text other than its own
+    label: the lines of a drawing must go round what the room reads."""
+    root = parse_svg(svg)
+    own: dict[int, str] = {}
+    for g in groups(root, "edge"):
+        for t in g.iter(f"{SVG}text"):
+            own[id(t)] = g.get("id")
+    boxes = [(own.get(id(t)), "".join(t.itertext()).strip(), box)
+             for t in root.iter(f"{SVG}text") if (box := _text_box(t)) is not None]
+    covers = _covers(root)
+    hits = []
+    for g in groups(root, "edge"):
+        for path in g.iter(f"{SVG}path"):
+            if "invis" in (path.get("stroke") or "") or path.get("stroke") == "transparent":
+                continue
+            points = _path_points(path.get("d") or "")
+            points = [p for p in points if not any(_inside(p, shape) for shape in covers)]
+            for owner, words, (left, top, right, bottom) in boxes:
+                if owner == g.get("id"):
+                    continue
+                if any(left < x < right and top < y < bottom for x, y in points):
+                    hits.append((g.get("id"), words))
+    return sorted(set(hits))
+
+
+def test_crossed_words_finds_a_line_through_a_word():
+    """The check itself: a line through a word is found, one beside it is not, and an edge's own label is no hit."""
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><g>'
+           '<text text-anchor="middle" x="100" y="100" font-size="14">a word here</text>'
+           '<g id="e1" class="edge"><path d="M0,95C30,95 60,95 200,95"/></g>'
+           '<g id="e2" class="edge"><path d="M0,150C30,150 60,150 200,150"/></g>'
+           '<g id="e3" class="edge"><path d="M100,0C100,50 100,150 100,200"/>'
+           '<text x="95" y="40" font-size="14">own label</text></g></g></svg>')
+    assert crossed_words(svg) == [("e1", "a word here"), ("e3", "a word here")]
+
+
+@needs_dot
+@pytest.mark.parametrize("name", ["forwarding-loop", "three-hops", "mx-fallback", "spam-accept-then-bounce"])
+def test_no_line_crosses_a_word_on_a_slide(name):
+    """On a slide the lines go round the host names, hop labels, reasons and notes, never through them."""
+    svg = to_svg(scenarios.run(name), slide=True)
+    assert crossed_words(svg) == []

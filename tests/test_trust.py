@@ -100,6 +100,78 @@ def test_without_arc_the_list_post_is_refused_for_dmarc_p_reject() -> None:
     assert sc.run(topology=topo).outcome.kind == "delivered"
 
 
+def _quarantining_list() -> Topology:
+    """mailing-list with example.org at p=quarantine and Bob's MX no longer trusting the list's ARC chain."""
+    topo = get("mailing-list").build()
+    topo.domains["example.org"].dmarc = "quarantine"
+    topo.server("mx.example.net").trust_arc = False
+    return topo
+
+
+def test_dmarc_quarantine_files_the_list_post_into_junk() -> None:
+    """RFC 7489 §6.3: p=quarantine asks the receiver to treat failing mail as suspicious; the enforcing MX accepts
+    it, marks it, and the mailbox's filter files it into Junk (the outcome says why)."""
+    journey = get("mailing-list").run(topology=_quarantining_list())
+    assert journey.outcome.kind == "junk" and journey.outcome.folder == "Junk"
+    assert "DMARC fails for example.org, whose policy is p=quarantine" in journey.outcome.detail
+    assert not journey.attempts or all(a.status != "rejected" for a in journey.attempts)
+    msg = _parsed(journey.message)
+    assert msg.get_all(trust.QUARANTINE_FIELD) == ["header.from=example.org p=quarantine (mx.example.net)"]
+    assert "dmarc=fail (p=QUARANTINE sp=QUARANTINE dis=QUARANTINE) header.from=example.org" in _results(journey.message)[0]
+    mx_hop = next(h for h in journey.hops if h.by_server == "mx.example.net")
+    assert any(f.startswith(trust.QUARANTINE_FIELD + ":") for f in mx_hop.added_headers)
+
+
+@pytest.mark.parametrize("change", ["trust_arc", "no_enforce", "no_junk_filter", "none"])
+def test_dmarc_quarantine_only_when_dmarc_fails_and_the_mx_enforces(change: str) -> None:
+    topo = _quarantining_list()
+    if change == "trust_arc":  # a trusted ARC chain overrides the failure, as it does for p=reject
+        topo.server("mx.example.net").trust_arc = True
+    elif change == "no_enforce":
+        topo.server("mx.example.net").dmarc_enforce = False
+    elif change == "no_junk_filter":  # marked by the MX, but the mailbox files nothing
+        topo.users["bob@example.net"].junk_filter = False
+    else:
+        topo.domains["example.org"].dmarc = "none"
+    journey = get("mailing-list").run(topology=topo)
+    assert journey.outcome.kind == "delivered" and journey.outcome.folder == "INBOX"
+    marked = _parsed(journey.message).get_all(trust.QUARANTINE_FIELD)
+    assert (marked is not None) is (change == "no_junk_filter")
+
+
+def test_a_quarantine_mark_from_outside_is_not_trusted() -> None:
+    """A sender cannot put a message into Junk (or pass off its own mark): the enforcing MX drops any mark it receives."""
+    import random
+    from datetime import datetime, timezone
+
+    from mailhops.mta.message import new_message
+
+    sc = get("three-hops")
+    written = new_message(sc.sender, sc.recipient, "hi", "hi", datetime(2026, 3, 2, tzinfo=timezone.utc), "example.org",
+                          random.Random(0))
+    forged = b"X-DMARC-Quarantine: header.from=example.org p=quarantine (mx.example.net)\r\n" + written
+    journey = send(sc.build(), sc.sender, sc.recipient, message=forged)
+    assert journey.outcome.kind == "delivered" and _parsed(journey.message)[trust.QUARANTINE_FIELD] is None
+
+
+@pytest.mark.live
+def test_live_dmarc_quarantine_lands_in_the_junk_maildir() -> None:
+    from mailhops.live import LiveTopology
+
+    sc = get("mailing-list")
+    with LiveTopology(_quarantining_list()) as live:
+        journey = live.send(sc.sender, sc.recipient, subject=sc.subject, body=sc.body, message=sc.message(0))
+        junk = list(live.maildir("bob@example.net", "Junk"))
+        inbox = list(live.maildir("bob@example.net"))
+    simulated = sc.run(topology=_quarantining_list())
+    assert (journey.outcome.kind, journey.outcome.folder) == (simulated.outcome.kind, simulated.outcome.folder) == \
+        ("junk", "Junk")
+    assert [h.by_server for h in journey.hops] == [h.by_server for h in simulated.hops]
+    assert len(junk) == 1 and inbox == []
+    assert _parsed(junk[0].as_bytes())[trust.QUARANTINE_FIELD] == "header.from=example.org p=quarantine (mx.example.net)"
+    assert "p=quarantine" in journey.outcome.detail
+
+
 def test_dmarc_reject_refuses_during_smtp_and_the_forger_gets_the_bounce() -> None:
     journey = get("dmarc-reject").run()
     assert journey.outcome.kind == "rejected"

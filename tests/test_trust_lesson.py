@@ -16,7 +16,7 @@ from mailhops import scenarios as sc
 from mailhops import widgets as w
 from mailhops.dns import TopologyDNS
 from mailhops.errors import MailhopsError
-from mailhops.widgets.trust import relevant_trust_settings
+from mailhops.widgets.trust import DMARC_CHOICES, relevant_trust_settings
 
 
 def _final(settings: w.TrustSettings) -> w.Receipt:
@@ -78,7 +78,8 @@ def test_forwarding_dmarc_always_passes_through_dkim_and_spf_passes_only_with_sr
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(arc=st.booleans(), footer=st.booleans(), trust_arc=st.booleans(), dmarc=st.sampled_from(["none", "reject"]))
+@given(arc=st.booleans(), footer=st.booleans(), trust_arc=st.booleans(),
+       dmarc=st.sampled_from(["none", "quarantine", "reject"]))
 def test_a_list_delivers_exactly_when_dkim_survives_or_a_trusted_arc_chain_vouches(arc: bool, footer: bool,
                                                                                    trust_arc: bool, dmarc: str) -> None:
     chosen = w.TrustSettings("mailing-list", arc=arc, footer=footer, trust_arc=trust_arc, dmarc=dmarc)
@@ -86,8 +87,11 @@ def test_a_list_delivers_exactly_when_dkim_survives_or_a_trusted_arc_chain_vouch
     final = _final(chosen)
     assert (final.dmarc == "pass") is (not footer)
     expected = (not footer) or (arc and trust_arc) or dmarc == "none"
-    assert (journey.outcome.kind == "delivered") is expected, (chosen, journey.outcome)
-    assert (final.refused is not None) is (not expected)
+    kind = "delivered" if expected else {"quarantine": "junk", "reject": "rejected"}[dmarc]
+    assert journey.outcome.kind == kind, (chosen, journey.outcome)
+    assert (final.refused is not None) is (kind == "rejected")
+    assert final.quarantined is (kind == "junk")
+    assert (journey.outcome.folder == "Junk") is (kind == "junk")
 
 
 def test_changes_name_what_changed_and_nothing_else() -> None:
@@ -163,6 +167,22 @@ def test_lab_switches_change_the_results_shown_hop_by_hop() -> None:
     lab.dmarc.value = "none"
     assert "delivered" in lab.outcome.value and "p=none" in _row(lab, "mx.example.net")
     assert "_dmarc.example.org. TXT" in lab.records.value
+
+
+def test_lab_offers_quarantine_and_shows_the_message_filed_into_junk() -> None:
+    assert DMARC_CHOICES == ("none", "quarantine", "reject")
+    lab = w.TrustLab("mailing-list", draw=False)
+    assert "quarantine" in [value for _label, value in lab.dmarc.options]
+    lab.trust_arc.value = False
+    lab.dmarc.value = "quarantine"
+    assert "junk" in lab.outcome.value and "DMARC fails for example.org" in lab.outcome.value
+    row = _row(lab, "mx.example.net")
+    assert "marked for Junk" in row and "refused" not in row
+    assert "X-DMARC-Quarantine: header.from=example.org p=quarantine (mx.example.net)" in lab.fields_view.value
+    lab.trust_arc.value = True  # a trusted ARC chain overrides quarantine as it overrides reject
+    assert "delivered" in lab.outcome.value and "trusted the ARC chain" in _row(lab, "mx.example.net")
+    report = w.trust_report(w.TrustSettings("mailing-list", trust_arc=False, dmarc="quarantine"))
+    assert report.splitlines()[-1].startswith("Outcome: junk (2.0.0)") and "p=quarantine" in report
 
 
 def test_lab_draws_the_route() -> None:

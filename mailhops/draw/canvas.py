@@ -82,6 +82,7 @@ class Node:
     lit: bool = False
     role_text: str | None = None  #: how the role is written on the node ("MX 10", "filter")
     domain: str | None = None  #: the organisation (mail domain) the server belongs to, when the topology says
+    beside: str | None = None  #: for a content filter on loopback: the node of the server it runs on
 
     def describe(self) -> str:
         """The server in words, for the SVG element title: ``mx.example.net (MX 10)``."""

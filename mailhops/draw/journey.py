@@ -193,6 +193,9 @@ def _draw(journey: Journey, theme: str | Theme, headers: bool, step: int | str |
     focus = _Focus.on(route, step, all_steps(journey), build)
     ranks = _Ranks()
     _draw_servers(cv, route, focus)
+    for node in route.order:  # a content filter on loopback sits beside the server it runs on (the same machine);
+        if node.beside and not slide:  # on a slide, in the next column (stacked, the two hop labels would overlap)
+            ranks.add(node.beside, node.id)
     kinds = _draw_hand_offs(cv, route, focus, ranks) | _draw_lookups(cv, route, focus, ranks)
     _draw_outcome(cv, route, focus, journey, ranks)
     panel = None
@@ -476,7 +479,8 @@ def _draw_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks) -> set
 
 
 def _slide_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks) -> set[str]:
-    """The one DNS note of a slide: a line per distinct question and its answers, tied to each server that asked."""
+    """The one DNS note of a slide: a line per distinct question and its answers, with no lines to the servers
+    that asked (the questions name their domains). Returns the edge kinds drawn: none."""
     th = cv.theme
     questions: dict[tuple[str, str], list[int | str]] = {}
     first: dict[tuple[str, str], list] = {}
@@ -501,14 +505,10 @@ def _slide_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks) -> se
         attrs["style"] = "invis"
     cv.g.node(dns, **attrs)
     askers = list(dict.fromkeys(asker.id for asker, _, _ in route.lookups))
+    # no line to each server that asked: on a slide those lines ran through names and labels, and each line
+    # of the note already names the domain asked about (so the legend has no dotted line to explain either)
     ranks.floating.append((dns, askers[0], 99))
-    for k, (asker, lks, prefix) in enumerate(route.lookups):
-        keys = [f"{prefix}{lk.before_hop}" if prefix else lk.before_hop for lk in lks]
-        later = focus.later(keys)
-        cv.edge(asker.id, dns, th.edges["dns"], label=None, classes=["dns"], eid=f"dns-{k}",
-                faded=focus.fades(later), lit=focus.step is not None and focus.step in keys,
-                hidden=focus.hides(later), constraint="false")
-    return {"dns"}
+    return set()
 
 
 def _draw_outcome(cv: Canvas, route: Route, focus: _Focus, journey: Journey, ranks: _Ranks) -> None:

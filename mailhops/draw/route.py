@@ -26,6 +26,11 @@ from .canvas import Canvas, Node, role_text
 
 __all__ = ["FAILED", "Edge", "Route"]
 
+#: Names a server gives itself on its loopback interface (a content filter's hop: "by localhost").
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
+#: The content filters that listen on loopback, by the ``Hop.mta`` that wrote their Received line.
+FILTER_NAMES = {"amavis": "amavisd-new", "clamsmtp": "ClamSMTP"}
+
 #: The kinds of edge that stand for a failed attempt rather than a hand-off.
 FAILED = ("rejected", "unreachable", "deferred")
 
@@ -160,9 +165,33 @@ class Route:
         elif analyzed:
             src = self.node(hop.from_name or hop.helo or hop.rdns, hop.ip)
         else:
-            src = self.node(hop.from_server or hop.from_name or hop.helo, hop.ip)
-        dst = self.node(hop.by_name if analyzed else (hop.by_server or hop.by_name), hop.by_ip)
+            name = hop.from_server or hop.from_name or hop.helo
+            back = hop.by_server or hop.by_name
+            if name and _loopback(name) and back and not _loopback(back):  # the filter hands the message back
+                src = self.filter_node(self.node(back, hop.by_ip))
+            else:
+                src = self.node(name, hop.ip)
+        by = hop.by_name if analyzed else (hop.by_server or hop.by_name)
+        if by and by.lower() in LOOPBACK_NAMES and src is not None and src.name and not _loopback(src.name):
+            dst = self.filter_node(src, hop)  # a content filter on the sending server's loopback
+        else:
+            dst = self.node(by, hop.by_ip)
         return (dst if src is None else src), dst, local
+
+    def filter_node(self, host: Node, hop: Hop | None = None) -> Node:
+        """The node of the content filter (amavisd-new, ClamSMTP) listening on ``host``'s loopback: named
+        ``localhost`` as its Received line says, its role the filter, drawn beside ``host`` (the same machine)."""
+        key = ("loopback", (host.name or "").lower())
+        found = self.nodes.get(key)
+        if found is not None:
+            return found
+        program = FILTER_NAMES.get((hop.mta or "").lower(), "") if hop is not None else ""
+        words = f"{program} (content filter)" if program else "content filter"
+        node = Node(self.cv.new_id(), "localhost", role="filter", ip="127.0.0.1", role_text=words,
+                    domain=host.domain, beside=host.id)
+        self.nodes[key] = node
+        self.order.append(node)
+        return node
 
     @staticmethod
     def _sender_note(hop: Hop, src: Node) -> str | None:
@@ -184,3 +213,8 @@ class Route:
             merged.setdefault((lk.asked_by.lower(), lk.qname.lower(), lk.rdtype.upper()), []).append(lk)
         for (asked_by, _, _), lks in merged.items():
             self.lookups.append((self.node(asked_by), lks, prefix))
+
+
+def _loopback(name: str) -> bool:
+    """Whether ``name`` is a loopback name (``localhost``)."""
+    return name.lower().rstrip(".") in LOOPBACK_NAMES

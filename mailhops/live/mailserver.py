@@ -252,9 +252,8 @@ class MailServer:
     def deliver_local(self, entry: QueueEntry) -> None:
         """Store into the recipient's Maildir (Junk when the mailbox's filter says so) and finish the journey."""
         user = self.shared.topology.users[entry.envelope.rcpt]
-        head = entry.message.split(b"\r\n\r\n", 1)[0]
-        junk = user.junk_filter and b"\r\nX-Spam-Flag: YES" in b"\r\n" + head
-        folder = "Junk" if junk else "INBOX"
+        folder, why = srv.mailbox_folder(user, entry.message)  # the mailbox's Sieve rule: spam flag or DMARC quarantine
+        junk = folder == "Junk"
         path = self.mailboxes.path(user.address)
         self.mailboxes.store(path, entry.message, "Junk" if junk else None)
         if entry.hop is not None:
@@ -262,7 +261,7 @@ class MailServer:
         where = "" if self.mailboxes.temporary else f" (Maildir {path})"  # a temporary directory is gone once the servers stop
         detail = f"Delivered to {user.address} on {self.server.name}, folder {folder}{where}."
         if junk:
-            detail += " A filter rule in the mailbox (Sieve) files messages marked X-Spam-Flag: YES into Junk."
+            detail += " " + why
         self.shared.journal.finish(entry.key, Outcome("junk" if junk else "delivered", "2.0.0", detail, mailbox=user.address,
                                                       folder=folder, server=self.server.name), message=entry.message)
 

@@ -226,6 +226,28 @@ class _Recording:
             raw, self._mh.held = b"\r\n".join([*self._mh.held, raw]), []
         await super().push(raw)  # type: ignore[misc]
 
+    _mh_deadline = 0.0
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # aiosmtpd cancels its timer and makes a new one at every reset; a reset for every line read (a timeout per
+        # read) then filled the event loop's timer heap with cancelled timers. Here a reset only moves the deadline,
+        # and the pending timer, when it fires, waits on until the deadline if it has moved.
+        loop = self.loop  # type: ignore[attr-defined]
+        self._mh_deadline = loop.time() + (duration or self._timeout_duration)  # type: ignore[attr-defined]
+        handle = self._timeout_handle  # type: ignore[has-type]
+        if handle is not None and not handle.cancelled() and handle.when() <= self._mh_deadline:
+            return
+        if handle is not None:
+            handle.cancel()
+        self._timeout_handle = loop.call_at(self._mh_deadline, self._mh_timeout_check)
+
+    def _mh_timeout_check(self) -> None:
+        loop = self.loop  # type: ignore[attr-defined]
+        if loop.time() < self._mh_deadline:
+            self._timeout_handle = loop.call_at(self._mh_deadline, self._mh_timeout_check)
+            return
+        self._timeout_cb()  # type: ignore[attr-defined]
+
     def connection_lost(self, error: Exception | None) -> None:
         try:
             super().connection_lost(error)  # type: ignore[misc]

@@ -26,7 +26,7 @@ from types import ModuleType
 
 from ..dns import TopologyDNS
 from ..journey import Hop, SmtpLine
-from ..topology import Server, Topology, domain_of
+from ..topology import Server, Topology, User, domain_of
 from . import FLAVOURS, hop_limit, policy, trust
 from . import headers as hdr
 from .dsn import make_dsn
@@ -52,7 +52,7 @@ from .smtp import Envelope, Reply, Session, is_loop
 __all__ = [
     "EICAR", "PORTS", "SPAM_RULES", "AfterAccept", "FilterPass", "content_filter", "filter_hops", "Envelope", "Reply", "Route", "Session", "accepted_reply",
     "after_accept", "data_reply", "ehlo_lines", "flavour", "from_name_of", "greeting", "is_inbound_boundary",
-    "delivered_to", "is_local", "is_loop", "lmtp_twin", "local_forward", "outbound_blocked", "retry_delay", "local_hop", "local_injection", "loop_after_accept", "loop_reply", "make_dsn",
+    "delivered_to", "is_local", "is_loop", "lmtp_twin", "local_forward", "mailbox_folder", "outbound_blocked", "retry_delay", "local_hop", "local_injection", "loop_after_accept", "loop_reply", "make_dsn",
     "message_id", "new_message", "port_of", "queue_id", "rcpt_reply", "relay_denied", "route", "spam_score",
     "spf_headers", "stamp", "transfer_protocol", "tz_of", "user_exists", "with_word",
 ]
@@ -261,6 +261,12 @@ def stamp(
         verdict = trust.evaluate(topology, server, session, envelope, message, dns_view)
         spf = trust.auth_fields(mta, verdict, qid, spf_headers(topology, server, session, envelope, dns_view,
                                                                   verdict))
+        if server.dmarc_enforce:  # DMARC p=quarantine: mark it for the mailbox's Junk rule (a mark from outside is
+            # not trusted: this MX decides for its own organisation)
+            quarantine = trust.dmarc_quarantine(topology, server, session, envelope, message, dns_view)
+            message = hdr.strip_fields(message, (trust.QUARANTINE_FIELD + ":",))
+            if quarantine is not None:
+                spf.append(quarantine)
     if not trace.SPF_BELOW_RECEIVED:
         # Postfix's smtpd writes the headers a policy service asks it to PREPEND (policyd-spf's Received-SPF)
         # just before its own Received (smtpd.c: "PREPEND message headers", then "Received: from"); the other
@@ -690,6 +696,28 @@ def _local_forward(result: AfterAccept, server: Server, envelope: Envelope, mess
         result.message = hdr.prepend(result.message or message, [line])
         result.added.append(line)
     return None
+
+
+def mailbox_folder(user: User, message: bytes) -> tuple[str, str]:
+    """Where the mailbox's filter (a Sieve rule, as on Dovecot) files ``message`` for ``user``: (``"Junk"``, why)
+    when the user's ``junk_filter`` is on and the message is marked ``X-Spam-Flag: YES`` by a spam filter or marked
+    for DMARC quarantine by the receiving MX (:func:`mailhops.mta.trust.dmarc_quarantine`), else (``"INBOX"``, "").
+
+    >>> from mailhops.topology import User
+    >>> mailbox_folder(User("bob@example.net"), b"X-Spam-Flag: YES\\r\\n\\r\\nbuy")[0]
+    'Junk'
+    >>> mailbox_folder(User("bob@example.net", junk_filter=False), b"X-Spam-Flag: YES\\r\\n\\r\\nbuy")
+    ('INBOX', '')
+    """
+    if not user.junk_filter:
+        return "INBOX", ""
+    head = hdr._header_block(message)
+    if b"\r\nX-Spam-Flag: YES" in b"\r\n" + head:
+        return "Junk", "A filter rule in the mailbox (Sieve) files messages marked X-Spam-Flag: YES into Junk."
+    quarantined = trust.quarantine_reason(message)
+    if quarantined is not None:
+        return "Junk", quarantined
+    return "INBOX", ""
 
 
 def lmtp_twin(server: Server) -> Server:

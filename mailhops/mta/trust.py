@@ -13,7 +13,8 @@ What each server does about *who really sent a message*, as plain functions the 
 - a mailing list adds its ``List-*`` headers, a Subject tag and a footer, which breaks the author's signature,
   then signs with its own domain's key (:func:`list_rewrite`);
 - an MX refuses mail that fails DMARC for a ``p=reject`` domain during SMTP (:func:`dmarc_refusal`), so the
-  bounce is written by the sending server, not sent as backscatter to a forged address.
+  bounce is written by the sending server, not sent as backscatter to a forged address; mail failing DMARC for a
+  ``p=quarantine`` domain it accepts, marked (:func:`dmarc_quarantine`) for the mailbox to file into Junk.
 
 Each MTA module words the Authentication-Results its own way (``authentication_results`` in
 :mod:`.postfix`, :mod:`.gmail`, :mod:`.exchange`, :mod:`.exim`); :func:`auth_fields` asks the right one.
@@ -62,8 +63,9 @@ from . import headers as hdr
 from .smtp import Envelope, Reply, Session
 
 __all__ = [
-    "ArcCheck", "DkimCheck", "Verdict", "arc_set", "auth_fields", "check_with", "dkim_sign", "dmarc_refusal", "evaluate",
-    "is_signer", "list_rewrite", "outbound_signature", "rsa_backend", "srs_forward", "trust_dns", "verify_signatures",
+    "QUARANTINE_FIELD", "ArcCheck", "DkimCheck", "Verdict", "arc_set", "auth_fields", "check_with", "dkim_sign",
+    "dmarc_quarantine", "dmarc_refusal", "evaluate", "is_signer", "list_rewrite", "outbound_signature",
+    "quarantine_reason", "rsa_backend", "srs_forward", "trust_dns", "verify_signatures",
 ]
 
 #: The demo secret the forwarders' SRS hashes are keyed with (a demo: it protects nothing).
@@ -805,6 +807,59 @@ def dmarc_refusal(topology: Topology, server: Server, session: Session, envelope
     if wording is not None:
         return wording(verdict.from_domain)
     return Reply(550, "5.7.1", f"rejected by DMARC policy for {verdict.from_domain}")
+
+
+#: The field an MX that enforces DMARC adds to mail failing DMARC for a ``p=quarantine`` domain, for the mailbox
+#: server's filter (like SpamAssassin's ``X-Spam-Flag``): RFC 7489 §6.3 asks the receiver to "treat it as
+#: suspicious", and §6.6.2 names "placing into the spam folder" as one way. Gmail and Microsoft 365 file such mail
+#: into Spam/Junk; OpenDMARC on its own would ask Postfix to hold it (the milter's quarantine); a Postfix/Dovecot
+#: site that wants the Junk folder marks the message and lets a Sieve rule file it, which is what mailhops models.
+QUARANTINE_FIELD = "X-DMARC-Quarantine"
+
+_QUARANTINE_RE = re.compile(rb"^x-dmarc-quarantine[ \t]*:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def dmarc_quarantine(topology: Topology, server: Server, session: Session, envelope: Envelope, message: bytes,
+                     dns_view: TopologyDNS | None = None) -> str | None:
+    """The :data:`QUARANTINE_FIELD` ``server`` adds when the message fails DMARC for a ``p=quarantine`` domain and it
+    enforces DMARC (``Server.dmarc_enforce``) and does not let a trusted ARC chain override the failure, else ``None``.
+
+    >>> from mailhops.scenarios import get
+    >>> topo = get("mailing-list").build()
+    >>> topo.domains["example.org"].dmarc = "quarantine"
+    >>> topo.server("mx.example.net").trust_arc = False
+    >>> print(get("mailing-list").run(topology=topo).final_message()[QUARANTINE_FIELD])
+    header.from=example.org p=quarantine (mx.example.net)
+    """
+    if not server.dmarc_enforce:
+        return None
+    verdict = evaluate(topology, server, session, envelope, message, dns_view)
+    if verdict.disposition != "quarantine":
+        return None
+    return f"{QUARANTINE_FIELD}: header.from={verdict.from_domain} p=quarantine ({verdict.authserv_id})"
+
+
+def quarantine_reason(message: bytes) -> str | None:
+    """Why a mailbox's filter files ``message`` into Junk for DMARC (a sentence), from the :data:`QUARANTINE_FIELD`
+    the receiving MX added, else ``None``.
+
+    >>> print(quarantine_reason(b"X-DMARC-Quarantine: header.from=example.org p=quarantine (mx.example.net)\\r\\n\\r\\nhi"))
+    mx.example.net found that DMARC fails for example.org, whose policy is p=quarantine (RFC 7489 §6.3: treat the \
+message as suspicious), and marked it X-DMARC-Quarantine; a filter rule in the mailbox (Sieve) files such messages \
+into Junk.
+    >>> quarantine_reason(b"Subject: hi\\r\\n\\r\\nhi") is None
+    True
+    """
+    found = _QUARANTINE_RE.search(hdr._header_block(message))
+    if found is None:
+        return None
+    value = found.group(1).decode("utf-8", "replace").strip()
+    domain = re.search(r"header\.from=(\S+)", value)
+    by = re.search(r"\(([^)]+)\)", value)
+    return (f"{by.group(1) if by else 'The receiving MX'} found that DMARC fails for "
+            f"{domain.group(1) if domain else 'the From: domain'}, whose policy is p=quarantine (RFC 7489 §6.3: treat "
+            f"the message as suspicious), and marked it {QUARANTINE_FIELD}; a filter rule in the mailbox (Sieve) files "
+            "such messages into Junk.")
 
 
 def auth_fields(flavour: ModuleType, verdict: Verdict, qid: str | None, spf_fields: list[str]) -> list[str]:

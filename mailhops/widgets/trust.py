@@ -36,7 +36,7 @@ from .. import scenarios as sc
 from ..dns import dns_for
 from ..errors import MailhopsError
 from ..journey import Hop, Journey
-from ..mta.trust import SRS_SECRET
+from ..mta.trust import QUARANTINE_FIELD, SRS_SECRET
 from ..read.auth import org_domain, parse_authentication_results
 from ..topology import Topology, domain_of
 from .views import MONO, PAPER, DiagramView, error_html, style_widget
@@ -64,7 +64,7 @@ TRUST_SCENARIOS: dict[str, str] = {
 }
 
 #: The DMARC policies the lab offers for the From: domain (RFC 7489 §6.3, tag ``p``).
-DMARC_CHOICES: tuple[str, ...] = ("none", "reject")
+DMARC_CHOICES: tuple[str, ...] = ("none", "quarantine", "reject")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ class TrustSettings:
 
     ``srs``: the forwarder rewrites the envelope sender with SRS; ``arc``: the forwarder or list adds an ARC set;
     ``footer``: the list tags the Subject and adds a footer; ``trust_arc``: the recipient's MX trusts a valid
-    ARC chain when DMARC fails; ``dmarc``: the DMARC policy of the ``From:`` domain (``none`` or ``reject``).
+    ARC chain when DMARC fails; ``dmarc``: the DMARC policy of the ``From:`` domain (``none``, ``quarantine`` or
+    ``reject``).
     """
 
     scenario: str = "forwarding"
@@ -228,15 +229,24 @@ class Receipt:
         return tuple(out)
 
     @property
+    def quarantined(self) -> bool:
+        """Accepted, but marked for the recipient's Junk folder: DMARC failed for a ``p=quarantine`` domain."""
+        return self.refused is None and any(f.lower().startswith(QUARANTINE_FIELD.lower() + ":") for f in self.fields)
+
+    @property
     def arc_override(self) -> bool:
-        """Accepted although DMARC failed for a ``p=reject`` domain, because it trusted a valid ARC chain."""
-        return self.refused is None and self.dmarc == "fail" and self.policy == "reject" and self.arc == "pass"
+        """Accepted although DMARC failed for a ``p=reject`` or ``p=quarantine`` domain, because it trusted a valid
+        ARC chain."""
+        return (self.refused is None and not self.quarantined and self.dmarc == "fail"
+                and self.policy in ("reject", "quarantine") and self.arc == "pass")
 
     @property
     def fate(self) -> str:
         """What the server did with the message, in a few words."""
         if self.refused:
             return f"refused during SMTP: {self.refused}"
+        if self.quarantined:
+            return "accepted, marked for Junk: DMARC failed and the policy is p=quarantine"
         if self.arc_override:
             return "accepted: DMARC failed, but it trusted the ARC chain"
         return "accepted"
@@ -266,7 +276,8 @@ def _receipt(hop: Hop, fallback_policy: str, refused: str | None = None) -> Rece
     found = False
     for field in hop.added_headers:
         name, value = _value(field)
-        if name in ("received-spf", "arc-seal", "arc-message-signature", "arc-authentication-results", "dkim-signature"):
+        if name in ("received-spf", "arc-seal", "arc-message-signature", "arc-authentication-results", "dkim-signature",
+                    QUARANTINE_FIELD.lower()):
             shown.append(field)
         if name != "authentication-results":
             continue
@@ -427,7 +438,8 @@ def _receipts_html(receipts: list[Receipt]) -> str:
         dmarc_detail = html.escape(f"From: {r.from_domain or '?'}, p={r.policy or '-'}"
                                    + (f"; via {' + '.join(r.dmarc_passed_by).upper()}" if r.dmarc == "pass" else ""))
         fate = html.escape(r.fate)
-        fate_style = "color:#8b1a1a" if r.refused else ("color:#7a3a00" if r.arc_override else "color:#1d4d2b")
+        fate_style = ("color:#8b1a1a" if r.refused else
+                      "color:#7a3a00" if r.arc_override or r.quarantined else "color:#1d4d2b")
         rows.append(
             f'<tr class="mh-receipt" data-server="{html.escape(r.server)}">'
             f'<td style="padding:3px 6px;vertical-align:top">{r.hop if r.hop is not None else "&#8212;"}</td>'
