@@ -196,7 +196,7 @@ def _draw(journey: Journey, theme: str | Theme, headers: bool, step: int | str |
     for node in route.order:  # a content filter on loopback sits beside the server it runs on (the same machine);
         if node.beside and not slide:  # on a slide, in the next column (stacked, the two hop labels would overlap)
             ranks.add(node.beside, node.id)
-    kinds = _draw_hand_offs(cv, route, focus, ranks) | _draw_lookups(cv, route, focus, ranks)
+    kinds = _draw_hand_offs(cv, route, focus, ranks) | _draw_lookups(cv, route, focus, ranks, tie=headers or step is not None)
     _draw_outcome(cv, route, focus, journey, ranks)
     panel = None
     if headers and slide:
@@ -447,13 +447,13 @@ def _bounce_badge(cv: Canvas, edge: Edge, ranks: _Ranks, *, lit: bool, faded: bo
             hidden=hidden, dir="none", tooltip=escape_label(title))
 
 
-def _draw_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks) -> set[str]:
+def _draw_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks, tie: bool = False) -> set[str]:
     """A DNS note per lookup, beside the server that asked, in every frame; returns {"dns"} when any is drawn.
 
     On a slide, one note holds every question (a line each, later ones faded), placed in the column with
     the most room (:func:`_wrap_rows`): one box takes less room than several."""
     if cv.slide and route.lookups:
-        return _slide_lookups(cv, route, focus, ranks)
+        return _slide_lookups(cv, route, focus, ranks, tie=tie)
     th = cv.theme
     kinds_used: set[str] = set()
     for k, (asker, lks, prefix) in enumerate(route.lookups):
@@ -478,7 +478,7 @@ def _draw_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks) -> set
     return kinds_used
 
 
-def _slide_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks) -> set[str]:
+def _slide_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks, tie: bool = False) -> set[str]:
     """The one DNS note of a slide: a line per distinct question and its answers, with no lines to the servers
     that asked (the questions name their domains). Returns the edge kinds drawn: none."""
     th = cv.theme
@@ -508,6 +508,8 @@ def _slide_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks) -> se
     # no line to each server that asked: on a slide those lines ran through names and labels, and each line
     # of the note already names the domain asked about (so the legend has no dotted line to explain either)
     ranks.floating.append((dns, askers[0], 99))
+    for asker in askers if tie else ():  # invisible ties keep the note near the servers that asked (frames,
+        cv.g.edge(asker, dns, style="invis", constraint="false")  # header slides: that keeps the type large)
     return set()
 
 
