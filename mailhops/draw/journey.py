@@ -432,7 +432,10 @@ def _draw_hand_offs(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks) -> s
 
 def _bounce_badge(cv: Canvas, edge: Edge, ranks: _Ranks, *, lit: bool, faded: bool, hidden: bool, eid: str,
                   classes: list[str], title: str) -> None:
-    """Where a server writes the bounce (null sender): a small dotted badge beside it, tied by a plain line."""
+    """Where a server writes the bounce (null sender): a small dotted badge beside it, tied by a plain line. On a
+    slide the line leaves the server's outer side and comes into the badge's, round the outcome badge stacked
+    between them rather than across the hop labels beside it (:func:`_wrap_rows` drops the ports where the
+    badge goes to another column)."""
     th = cv.theme
     bid = cv.new_id()
     color = th.faded if faded else th.edges["bounce"].color
@@ -444,7 +447,8 @@ def _bounce_badge(cv: Canvas, edge: Edge, ranks: _Ranks, *, lit: bool, faded: bo
     else:
         ranks.add(edge.dst, bid)
     cv.edge(edge.dst, bid, th.edges["bounce"], label=None, classes=classes, eid=eid, faded=faded, lit=lit,
-            hidden=hidden, dir="none", tooltip=escape_label(title))
+            hidden=hidden, dir="none", tooltip=escape_label(title),
+            **({"tailport": "e", "headport": "e"} if cv.slide else {}))
 
 
 def _draw_lookups(cv: Canvas, route: Route, focus: _Focus, ranks: _Ranks, tie: bool = False) -> set[str]:
@@ -629,6 +633,12 @@ def _wrap_rows(cv: Canvas, route: Route, ranks: _Ranks, per_row: int | None = No
         best = min(near, key=lambda i: (load[i], i != home, abs(i - home)))
         load[best] += 1
         ranks.add(grid[best][0], note)
+        if best != home or (home == 0 < per_row - 1):  # a badge's tie (:func:`_bounce_badge`): straight across
+            for i, line in enumerate(cv.g.body):  # to another column; round the outer side of the first one
+                if f"{asker} -> {note} " in line and "headport=e" in line:
+                    ports = "" if best != home else "w"
+                    cv.g.body[i] = line.replace(" headport=e", f" headport={ports}" if ports else "").replace(
+                        " tailport=e", f" tailport={ports}" if ports else "")
     for same in grid if per_row < len(columns) else [c for c in grid if len(c) > 1]:
         if len(same) > 1:
             ranks.merge(same)
