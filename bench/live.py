@@ -43,6 +43,12 @@ backlog about 200. glibc's ``malloc_trim`` once a queue is idle (:mod:`mailhops.
 back the memory a burst left free (the settled resident size fell from about 135 MB to 70 MB);
 ``MALLOC_ARENA_MAX=2`` alone left the growth at 37 MB.
 
+What slowed ``msgs_per_s`` since the per-read timeout (profiled per thread with ``cProfile`` on thread CPU
+time, 1,000 messages): aiosmtpd cancels and re-creates its timer at every reset, and a reset for every
+line read filled each event loop's timer heap with cancelled timers (about a tenth of the servers' CPU);
+a reset now only moves the deadline. Still costly and outside the live package: authheaders re-reads
+the Public Suffix List (0.7 s of CPU) each time the DMARC cache of :mod:`mailhops.mta.trust` misses.
+
 ``machine_speed_sim_journeys_per_s_before`` / ``_after`` time the simulator (pure CPU, no network) just before
 and after: this virtual machine's speed drifts by a quarter or more within minutes, and these two numbers
 show which phase a run fell into.

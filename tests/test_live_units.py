@@ -190,3 +190,53 @@ def test_the_handler_offers_aiosmtpd_every_hook() -> None:
     hooks = set(SMTP(handler, hostname="x.example", loop=_LOOP)._handle_hooks)
     assert hooks == {name.removeprefix("handle_") for name in vars(Handler) if name.startswith("handle_")}
     assert {"EHLO", "MAIL", "RCPT", "DATA", "RSET", "exception"} <= hooks
+
+
+_recipients = st.lists(st.tuples(st.from_regex(r"[a-z]{1,8}@example\.(net|org)", fullmatch=True), st.binary(max_size=80)),
+                       min_size=1, max_size=5, unique_by=lambda r: r[0])
+
+
+@given(recipients=_recipients, body=st.binary(max_size=400), done=st.data())
+@settings(max_examples=60, deadline=None)
+def test_a_spool_file_gives_back_every_recipients_message_byte_for_byte(
+        recipients: list[tuple[str, bytes]], body: bytes, done: st.DataObject) -> None:
+    """One file per message: each recipient's message (its own trace fields + the shared rest) comes back exactly,
+    before and after some recipients are struck off, and the file goes with the last one."""
+    import tempfile
+    from pathlib import Path
+
+    from mailhops.live.mail_queue import MailQueue, QueueEntry, spooled_recipients
+    from mailhops.mta.roles import Envelope
+
+    with tempfile.TemporaryDirectory() as tmp:
+        queue = MailQueue("mx.example.net", Path(tmp), 1, attempt=lambda entry: None)
+        entries = [QueueEntry(n, Envelope("alice@example.org", rcpt), trace + body, qid="4Xb2Z")
+                   for n, (rcpt, trace) in enumerate(recipients)]
+        queue.put_message(entries, delay=3600.0)
+        struck = done.draw(st.lists(st.sampled_from(range(len(entries))), unique=True, max_size=len(entries)))
+        for i in struck:
+            queue.done(entries[i])
+        left = [e for i, e in enumerate(entries) if i not in struck]
+        assert spooled_recipients(entries[0].path) == [e.envelope.rcpt for e in left]
+        again = MailQueue("mx.example.net", Path(tmp), 1, attempt=lambda entry: None)
+        found = again.recover(lambda env: 0)
+        assert [(e.envelope.rcpt, e.message, e.qid) for e in found] == [(e.envelope.rcpt, e.message, "4Xb2Z") for e in left]
+        assert len(list(Path(tmp).iterdir())) == (1 if left else 0)
+
+
+def test_peers_tell_apart_the_same_port_on_two_addresses_and_a_late_close_keeps_the_newer_session() -> None:
+    """Each server sends from its own loopback address, so one port number can be in use from two at once (a
+    collision made a relay's journey lose its next hops and wait forever); a closed session's late clean-up
+    must not unregister the newer session that reuses its address and port."""
+    from mailhops.live.connections import Peers
+    from mailhops.topology import Server
+
+    peers = Peers()
+    laptop, relay = Server("laptop.example.org", "client", "127.0.0.2"), Server("smtp.example.org", "submission", "127.0.0.3")
+    peers.sending(("127.0.0.2", 40000), laptop, 1)
+    peers.sending(("127.0.0.3", 40000), relay, 2)
+    assert peers.sender(("127.0.0.2", 40000)) == (laptop, 1) and peers.sender(("127.0.0.3", 40000)) == (relay, 2)
+    old, new = Connection(journal=None, peers=peers), Connection(journal=None, peers=peers)  # type: ignore[arg-type]
+    peers.receiving(("127.0.0.3", 40000), new)
+    peers.forget(("127.0.0.3", 40000), old)
+    assert peers._inbound[("127.0.0.3", 40000)] is new  # noqa: SLF001

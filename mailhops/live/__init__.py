@@ -10,6 +10,7 @@ the two transports cannot drift apart. The modules, from the top down:
 - :mod:`~mailhops.live.mailserver` — what a server does with accepted mail: stamp, decide, deliver, relay, retry, bounce.
 - :mod:`~mailhops.live.sending` — the client side of a hop: MX look-up, SMTP/LMTP (pipelined, cached sessions) or HTTP.
 - :mod:`~mailhops.live.mail_queue` — :class:`QueueEntry` and a server's spooled queue with its worker threads.
+- :mod:`~mailhops.live.memory` — freed memory handed back to the system once a queue is idle (glibc's ``malloc_trim``).
 - :mod:`~mailhops.live.mailboxes` — the Maildirs: where each mailbox lives, storing into it from many threads.
 - :mod:`~mailhops.live.journal` — :class:`Journal`: journeys built hop by hop by many servers at once.
 - :mod:`~mailhops.live.connections` — an inbound session's transcript, and how the two ends of a hop find each other.

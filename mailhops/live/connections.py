@@ -42,7 +42,7 @@ class Connection:
         self.rdns: str | None = None
         self.rdns_done = False
         self.tls_version: str | None = None
-        self.peer_port: int | None = None
+        self.peer: tuple[str, int] | None = None  # our own client's source, when it is one
         self.held: list[bytes] = []  # continuation lines of a multi-line reply, sent with its last line
 
     @property
@@ -98,46 +98,53 @@ class Connection:
             self.journal.closed(key)
 
     def close(self) -> None:
-        if self.peer_port is not None:
-            self.peers.forget(self.peer_port)
+        if self.peer is not None:
+            self.peers.forget(self.peer, self)
         keys, self.keys = self.keys, set()
         for key in keys:
             self.journal.closed(key)
 
 
+#: Where a TCP connection comes from: (address, port). Servers of one topology send from different loopback
+#: addresses, and the same port number can be in use from two of them at once, so the port alone is not enough.
+Source = tuple[str, int]
+
+
 class Peers:
-    """Source port -> (sending server, journey) for the topology's own clients, and the receiving end of each.
+    """Source (address, port) -> (sending server, journey) for the topology's own clients, and the receiving end of each.
 
     >>> from mailhops.topology import Server
     >>> peers = Peers()
-    >>> peers.sending(40000, Server("smtp.example.org", "submission", "192.0.2.1"), 7)
-    >>> peers.sender(40000)[1], peers.sender(40001)
+    >>> peers.sending(("127.0.0.3", 40000), Server("smtp.example.org", "submission", "127.0.0.3"), 7)
+    >>> peers.sender(("127.0.0.3", 40000))[1], peers.sender(("127.0.0.2", 40000))
     (7, None)
     """
 
     def __init__(self) -> None:
-        self._outgoing: dict[int, tuple[Server, int]] = {}
-        self._inbound: dict[int, Connection] = {}
+        self._outgoing: dict[Source, tuple[Server, int]] = {}
+        self._inbound: dict[Source, Connection] = {}
 
-    def sending(self, port: int, client: Server, key: int) -> None:
-        """``client`` is about to speak from ``port``, carrying journey ``key``."""
-        self._outgoing[port] = (client, key)
+    def sending(self, source: Source, client: Server, key: int) -> None:
+        """``client`` is about to speak from ``source``, carrying journey ``key``."""
+        self._outgoing[source] = (client, key)
 
-    def sent(self, port: int) -> None:
-        self._outgoing.pop(port, None)
+    def sent(self, source: Source) -> None:
+        self._outgoing.pop(source, None)
 
-    def sender(self, port: int) -> tuple[Server, int] | None:
-        return self._outgoing.get(port)
+    def sender(self, source: Source) -> tuple[Server, int] | None:
+        return self._outgoing.get(source)
 
-    def receiving(self, port: int, conn: Connection) -> None:
-        """``conn`` is the receiving end of the session our own client opened from ``port``."""
-        self._inbound[port] = conn
+    def receiving(self, source: Source, conn: Connection) -> None:
+        """``conn`` is the receiving end of the session our own client opened from ``source``."""
+        self._inbound[source] = conn
 
-    def forget(self, port: int) -> None:
-        self._inbound.pop(port, None)
+    def forget(self, source: Source, conn: Connection) -> None:
+        """``conn`` closed (a newer connection from the same source, registered meanwhile, stays)."""
+        if self._inbound.get(source) is conn:
+            del self._inbound[source]
 
-    def end_transaction(self, port: int) -> None:
-        """The client on ``port`` finished a transaction: the receiving end lets go of its journeys."""
-        conn = self._inbound.get(port)
+    def end_transaction(self, source: Source) -> None:
+        """The client at ``source`` finished a transaction: the receiving end lets go of its journeys."""
+        conn = self._inbound.get(source)
         if conn is not None:
             conn.end_transaction()

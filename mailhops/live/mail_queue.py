@@ -43,6 +43,7 @@ from pathlib import Path
 
 from ..journey import Hop
 from ..mta.roles import Envelope
+from .memory import Trimmer
 
 
 @dataclass
@@ -70,13 +71,14 @@ class SpoolFile:
     never leaves half a file.
     """
 
-    def __init__(self, path: Path, entries: list[QueueEntry]) -> None:
+    def __init__(self, path: Path, entries: list[QueueEntry], *, written: bool = False) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._pending = list(entries)
         for entry in entries:
             entry.path, entry.spooled = path, self
-        self._write()
+        if not written:  # ``written``: the file is there already (taken up again from the spool)
+            self._write()
 
     def _write(self) -> None:
         entries = self._pending
@@ -93,9 +95,10 @@ class SpoolFile:
     def done(self, entry: QueueEntry) -> None:
         """``entry``'s recipient is done: strike it from the file, or remove the file when it was the last."""
         with self._lock:
-            if entry not in self._pending:
+            left = [e for e in self._pending if e is not entry]  # by identity: two entries may look alike
+            if len(left) == len(self._pending):
                 return
-            self._pending.remove(entry)
+            self._pending = left
             if self._pending:
                 self._write()
                 return
@@ -110,6 +113,8 @@ def _common_tail(messages: list[bytes]) -> bytes:
     b'>\\r\\nHi'
     """
     first = messages[0]
+    if len(messages) == 1:  # one recipient (nearly always): the whole message
+        return first
     size = min(len(m) for m in messages)
     low, high = 0, size  # a binary search on the length: each comparison runs in C, a few dozen in all
     while low < high:
@@ -145,10 +150,10 @@ class MailQueue:
     """
 
     def __init__(self, name: str, spool: Path | None, workers: int, attempt: Callable[[QueueEntry], None],
-                 on_idle: Callable[[], object] | None = None) -> None:
+                 trimmer: Trimmer | None = None) -> None:
         self.spool = spool
         self._attempt = attempt
-        self._on_idle = on_idle  # called when the last entry due has been worked on (memory.Trimmer.idle)
+        self._trimmer = trimmer  # told when the queue goes idle: freed memory goes back to the system
         self._heap: list[tuple[float, int, QueueEntry, bool]] = []
         self._cond = threading.Condition()
         self._seq = itertools.count()
@@ -193,10 +198,7 @@ class MailQueue:
             for rcpt, original, trace in recipients:
                 env = Envelope(mail_from, rcpt, original)
                 entries.append(QueueEntry(make_key(env), env, trace + tail, qid=None if qid == "noid" else qid))
-            spooled = SpoolFile.__new__(SpoolFile)  # the file is there already: adopt it as it is
-            spooled.path, spooled._lock, spooled._pending = path, threading.Lock(), list(entries)
-            for entry in entries:
-                entry.path, entry.spooled = path, spooled
+            SpoolFile(path, entries, written=True)
             self._seq = itertools.count(max(seq + 1, next(self._seq)))
             found.extend(entries)
             for entry in entries:
@@ -251,14 +253,15 @@ class MailQueue:
 
     def _run(self) -> None:
         while True:
+            if self._trimmer is not None:
+                self._trimmer.tick()  # a trim owed since the queue went idle (outside the lock: it takes milliseconds)
             with self._cond:
-                while not self._stopping:
-                    now = time.monotonic()
-                    if self._heap and self._heap[0][0] <= now:
-                        break
-                    self._cond.wait(min(self._heap[0][0] - now, 1.0) if self._heap else 1.0)
                 if self._stopping:
                     return
+                now = time.monotonic()
+                if not (self._heap and self._heap[0][0] <= now):
+                    self._cond.wait(min(self._heap[0][0] - now, 1.0) if self._heap else 1.0)
+                    continue
                 _, _, entry, fresh = heapq.heappop(self._heap)
                 self._fresh -= fresh
                 self._busy += 1
@@ -268,8 +271,8 @@ class MailQueue:
                 with self._cond:
                     self._busy -= 1
                     idle = self._busy == 0 and not (self._heap and self._heap[0][0] <= time.monotonic())
-            if idle and self._on_idle is not None:
-                self._on_idle()
+            if idle and self._trimmer is not None:
+                self._trimmer.idle()
 
     def stop(self) -> None:
         with self._cond:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from .connections import Connection
 from .loopback_dns import LOOPBACK
 from .mail_queue import MailQueue, QueueEntry
 from .mailboxes import Mailboxes
+from .memory import Trimmer
 from .sending import Sender
 from .shared import Shared, now
 
@@ -46,7 +46,7 @@ class MailServer:
     """
 
     def __init__(self, server: Server, *, lmtp: bool, shared: Shared, sender: Sender, mailboxes: Mailboxes,
-                 spool: Path, workers: int, address: str = LOOPBACK, on_idle: Callable[[], object] | None = None) -> None:
+                 spool: Path, workers: int, address: str = LOOPBACK, trimmer: Trimmer | None = None) -> None:
         self.server = server
         #: The loopback address this server listens on (what its Received lines name as ``by``).
         self.address = address
@@ -54,7 +54,7 @@ class MailServer:
         self.shared = shared
         self.sender = sender
         self.mailboxes = mailboxes
-        self.queue = MailQueue(server.name, spool, workers, self._attempt, on_idle=on_idle)
+        self.queue = MailQueue(server.name, spool, workers, self._attempt, trimmer=trimmer)
         #: Its greylist (mailhops.mta.policy), on the live clock: the first retry comes after the schedule's first
         #: wait instead of Postfix's minimal_backoff_time (300 s), so the greylisting delay shrinks alike.
         schedule = shared.retry_schedule

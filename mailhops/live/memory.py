@@ -12,8 +12,8 @@ mallopt(3)) made no measurable difference and is not used. Elsewhere than glibc 
 nothing.
 
 >>> trimmer = Trimmer(every=3600.0)
->>> trimmer.idle() in (True, False), trimmer.idle()  # the second call within the hour does nothing
-(True, False)
+>>> trimmer.idle(), trimmer.idle(), trimmer.tick()  # within the hour, the second is owed, not made
+(True, False, False)
 """
 
 from __future__ import annotations
@@ -41,20 +41,31 @@ def malloc_trim() -> Callable[[int], int] | None:
 
 
 class Trimmer:
-    """Calls :func:`malloc_trim` when told a queue went idle, at most once every ``every`` seconds (all threads)."""
+    """Calls :func:`malloc_trim` once a queue went idle, at most once every ``every`` seconds (for all threads).
+
+    :meth:`idle` says a queue just became idle; when the last trim was too recent, the trim is owed and
+    :meth:`tick` (which idle queue workers call about once a second) makes it once the time has come.
+    """
 
     def __init__(self, every: float = 2.0) -> None:
         self.every = every
         self._lock = threading.Lock()
         self._last = float("-inf")
+        self._owed = False
 
     def idle(self) -> bool:
-        """A queue just went idle: give free memory back if the last time was long enough ago; True if it did."""
+        """A queue just went idle: give free memory back now, or as soon as :meth:`tick` may; True if it did now."""
+        with self._lock:
+            self._owed = True
+        return self.tick()
+
+    def tick(self) -> bool:
+        """Make an owed trim if the last one was long enough ago; True if it did."""
         now = time.monotonic()
         with self._lock:
-            if now - self._last < self.every:
+            if not self._owed or now - self._last < self.every:
                 return False
-            self._last = now
+            self._last, self._owed = now, False
         trim = malloc_trim()
         if trim is not None:
             trim(0)

@@ -7,8 +7,11 @@ and Junk) for each mailbox server, a small HTTP server for a webmail front end â
 DNS zones served for real over UDP (:mod:`mailhops.live.loopback_dns`). Every server decides with the same
 functions as the simulator (:mod:`mailhops.mta.roles`): the RCPT and DATA replies, the Received header
 it prepends, where the message goes next (DNS MX look-ups through :mod:`dns.resolver`), and the
-bounce it writes. Relaying happens after the 250 reply, in worker threads fed by a spooled queue;
-a deferred message is retried on a bounded schedule and then bounced.
+bounce it writes. Relaying happens after the 250 reply, in worker threads fed by a spooled queue (one
+file per message); a deferred message is retried on a bounded schedule and then bounced. A message
+the first server did not take (nobody answered, 4xx, a connection lost mid-session) stays in the mail
+program's outbox and is tried again on the same schedule; a mail program never bounces, so after the
+last try it stays ``deferred`` in the outbox, as in the simulation.
 
 Every SMTP/LMTP line of every hop is captured by the receiving server, and the run comes back as the
 same :class:`~mailhops.journey.Journey` the simulator returns (``source="live"``).
@@ -251,7 +254,7 @@ class LiveTopology:
             node.mail = MailServer(node.server, lmtp=node.lmtp, shared=shared, sender=self._sender, mailboxes=mailboxes,
                                    spool=self.directory / "spool" / node.server.name,
                                    workers=self.workers if node.kind != "lmtp" else 1, address=node.host,
-                                   on_idle=trimmer.idle)
+                                   trimmer=trimmer)
             node.mail.queue.recover(lambda env: self.journal.new(env.mail_from, env.rcpt))
             node.mail.start()
             if node.server.up:

@@ -262,8 +262,8 @@ class Sender:
             except OSError as err:
                 return self.unreachable(client, nxt, entry, err.strerror or str(err), (host, port))
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay after the TLS handshake
-            self.shared.peers.sending(conn.sock.getsockname()[1], client, entry.key)
-        local_port = conn.sock.getsockname()[1]
+            self.shared.peers.sending(conn.sock.getsockname()[:2], client, entry.key)
+        local_port = conn.sock.getsockname()[:2]  # (address, port): the same port may be in use from another address
         keep = False
         try:
             if fresh:
@@ -286,7 +286,7 @@ class Sender:
         if conn is None:
             return None
         # Postfix checks a cached session with RSET before using it again (smtp_rset_timeout)
-        local_port = conn.sock.getsockname()[1]
+        local_port = conn.sock.getsockname()[:2]
         self.shared.peers.sending(local_port, client, key)
         try:
             usable = conn.rset()[0] == 250
@@ -308,7 +308,7 @@ class Sender:
         if auth:
             conn.login(login, self.shared.password)
 
-    def _release(self, client: Server, nxt: Server, conn: smtplib.SMTP, local_port: int, *, keep: bool) -> None:
+    def _release(self, client: Server, nxt: Server, conn: smtplib.SMTP, local_port: tuple[str, int], *, keep: bool) -> None:
         """End the transaction on both sides; keep the session in the cache, or say QUIT and close it."""
         peers = self.shared.peers
         if keep:
@@ -334,7 +334,7 @@ class Sender:
         except OSError as err:
             conn.close()
             return self.unreachable(client, nxt, entry, err.strerror or str(err), where)
-        local_port = conn.sock.getsockname()[1]
+        local_port = conn.sock.getsockname()[:2]
         self.shared.peers.sending(local_port, client, entry.key)
         try:
             conn.request("POST", "/?_task=mail&_action=send", body=body, headers={

@@ -318,13 +318,13 @@ class Handler:
             # one of our own sending sides registered its source port; a cached connection carries a new
             # message (journey) in each transaction, so the journey is looked up again every time
             conn.identified = True
-            found = self.mail.shared.peers.sender(peer[1])
+            found = self.mail.shared.peers.sender((peer[0], peer[1]))
             if found is not None and self.mail.shared.distinct and peer[0] != found[0].ip:
                 found = None  # the port is one of ours but the address is not the sending server's: a stranger
             if found is not None:
                 conn.client, conn.key = found
-                conn.peer_port = peer[1]
-                self.mail.shared.peers.receiving(peer[1], conn)
+                conn.peer = (peer[0], peer[1])
+                self.mail.shared.peers.receiving(conn.peer, conn)
         if not conn.rdns_done:
             conn.rdns_done = True
             peer = smtp.session.peer if smtp.session else None

@@ -123,7 +123,7 @@ class _ComposeHandler(http.server.BaseHTTPRequestHandler):
             self._answer(conn, 401, "Unauthorized")
             return
         peer = self.client_address
-        found = shared.peers.sender(peer[1])
+        found = shared.peers.sender((peer[0], peer[1]))
         if found is not None and shared.distinct and found[0].ip != peer[0]:
             found = None
         client, key = found if found is not None else (None, None)
