@@ -561,3 +561,18 @@ def test_rsa_verify_under_a_short_key_raises_as_dkimpy_does() -> None:
                 trust._rsa_verify(_digest(b"x"), b"\x01" * 32, short)
         finally:
             trust.PURE_PYTHON_RSA = False
+
+
+def test_authheaders_reads_the_public_suffix_list_once_and_answers_as_before() -> None:
+    """mailhops remembers authheaders' organizational domains (the list is parsed once, not per DMARC check)."""
+    import authheaders
+    import authheaders.dmarc_lookup as lookup
+
+    import mailhops.mta.trust  # noqa: F401  (installs the remembered look-up)
+
+    original = lookup.get_org_domain.__wrapped__
+    for domain in ["mail.example.co.uk", "a.b.example.org", "university.example", "x.y.z.example.com"]:
+        assert authheaders.get_org_domain(domain) == lookup.get_org_domain(domain) == original(domain)
+    before = lookup.get_org_domain.cache_info().hits
+    authheaders.get_org_domain("mail.example.co.uk")
+    assert lookup.get_org_domain.cache_info().hits == before + 1
