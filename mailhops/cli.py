@@ -104,26 +104,25 @@ def _scenario_list() -> str:
     return "scenarios:\n" + "\n".join(f"  {name}" for name in scenarios.names())
 
 
-def _port_base(text: str) -> int:
-    """``--port-base``: a whole number from 1 to 65000 (room for a topology's ports above it)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 65000:
-        raise argparse.ArgumentTypeError(f"{value} is not a port from 1 to 65000")
-    return value
+def _bounded(convert: type, low: float, high: float, kind: str, what: str):  # noqa: ANN202
+    """An argparse ``type`` that reads a number with ``convert`` and accepts it only from ``low`` to ``high``."""
+
+    def read(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text if convert is float else value} is not {what}")
+        return value
+
+    return read
 
 
-def _dpi(text: str) -> float:
-    """``--dpi``: a resolution from 10 to 1200."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 10 <= value <= 1200:
-        raise argparse.ArgumentTypeError(f"{text} is not a resolution from 10 to 1200 dpi")
-    return value
+#: ``--port-base``: a whole number from 1 to 65000 (room for a topology's ports above it).
+_port_base = _bounded(int, 1, 65000, "a whole number", "a port from 1 to 65000")
+#: ``--dpi``: a resolution from 10 to 1200.
+_dpi = _bounded(float, 10, 1200, "a number", "a resolution from 10 to 1200 dpi")
 
 
 def _printable(text: str) -> str:
