@@ -149,7 +149,7 @@ class _Walk:
                 self.j.attempts.append(hop)
                 return "refused", reply
         # webmail writes no queue id (Roundcube's Received line has none)
-        qid = None if http else srv.queue_id(server if not lmtp else srv.lmtp_twin(server), self.rng, self.clock)
+        qid = None if http else srv.queue_id(server, self.rng, self.clock, lmtp=lmtp)
         new_message, added = srv.stamp(self.t, server, session, env, message, self.clock, qid, self.rng, self.dns)
         if not http:
             msg_id = srv.message_id(message)

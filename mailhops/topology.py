@@ -316,11 +316,15 @@ class Topology:
             for alias, target in dom.aliases.items():
                 if target not in self.users and domain_of(target) == dom.name:
                     raise TopologyError(f"The alias {alias} points to {target}, who is not a user.")
+        reach: dict[str, set[str]] = {}  # per domain, the servers mail reaches from its MX (or A) hosts
         for u in self.users.values():
             if u.mailbox is not None:
                 if u.mailbox not in self.servers:
                     raise TopologyError(f"The mailbox of {u.address} is on {u.mailbox}, which is not a server.")
-                if not self._reachable_inbound(domain_of(u.address), u.mailbox):
+                domain = domain_of(u.address)
+                if domain not in reach:
+                    reach[domain] = self._inbound_reach(domain)
+                if u.mailbox not in reach[domain]:
                     raise TopologyError(
                         f"Nobody can reach the mailbox of {u.address}: no chain of links leads from an MX of "
                         f"{domain_of(u.address)} to {u.mailbox}."
@@ -332,19 +336,20 @@ class Topology:
             if u.mailbox is None and u.forward_to is None and u.client is None:
                 raise TopologyError(f"The user {u.address} has no mailbox, no forwarding and no client.")
 
-    def _reachable_inbound(self, domain: str, target: str) -> bool:
-        starts = [s.name for _, s in self.mx_hosts(domain)]
+    def _inbound_reach(self, domain: str) -> set[str]:
+        """The servers a message for ``domain`` can reach: its MX hosts (or A host) and every server a chain of
+        links leads to from them."""
+        todo = [s.name for _, s in self.mx_hosts(domain)]
         dom = self.domains.get(domain)
         if dom is not None and dom.a is not None:
-            starts += [s.name for s in self.servers.values() if s.ip == dom.a]
+            todo += [s.name for s in self.servers.values() if s.ip == dom.a]
+        nexts: dict[str, list[str]] = {}
+        for src, dst in self.links:
+            nexts.setdefault(src, []).append(dst)
         seen: set[str] = set()
-        todo = list(starts)
         while todo:
             cur = todo.pop()
-            if cur == target:
-                return True
-            if cur in seen:
-                continue
-            seen.add(cur)
-            todo.extend(d for s, d in self.links if s == cur)
-        return False
+            if cur not in seen:
+                seen.add(cur)
+                todo.extend(nexts.get(cur, ()))
+        return seen

@@ -107,7 +107,7 @@ class MailServer:
         if sess.http:
             return None
         with self.shared.rng_lock:
-            return srv.queue_id(self.server if not self.lmtp else srv.lmtp_twin(self.server), self.shared.rng, when)
+            return srv.queue_id(self.server, self.shared.rng, when, lmtp=self.lmtp)
 
     def _stamp(self, sess: Session, env: Envelope, message: bytes, when: datetime, qid: str | None) -> tuple[bytes, list[str]]:
         """The message with this server's trace headers prepended (and which headers they are)."""

@@ -20,7 +20,7 @@ import random
 from datetime import datetime
 from email.message import EmailMessage
 
-from .headers import check_header_value
+from .headers import check_header_value, format_date
 
 
 def message_id(message: bytes) -> str:
@@ -39,9 +39,13 @@ def message_id(message: bytes) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _message_id(head: bytes) -> str:
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"message-id:"):
-            return line.split(b":", 1)[1].strip().decode("ascii", "replace")
+    lowered = head.lower()
+    at = lowered.find(b"message-id:")
+    while at >= 0:  # the first line (split at CRLF) that starts with the field name
+        if at == 0 or head[at - 2:at] == b"\r\n":
+            end = head.find(b"\r\n", at)
+            return head[at + 11:end if end >= 0 else len(head)].strip().decode("ascii", "replace")
+        at = lowered.find(b"message-id:", at + 1)
     return "<unknown>"
 
 
@@ -60,7 +64,7 @@ def new_message(
     check_header_value("Subject", subject)
     template = _message_template(sender, recipient, subject, body, sender_name)
     msg_id = f"<{rng.getrandbits(64):016x}.{rng.getrandbits(20):05x}@{message_id_domain}>"
-    return template.replace(_DATE_SLOT, email.utils.format_datetime(when).encode("ascii"), 1).replace(
+    return template.replace(_DATE_SLOT, format_date(when).encode("ascii"), 1).replace(
         _ID_SLOT, msg_id.encode("utf-8"), 1
     )
 

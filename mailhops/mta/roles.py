@@ -18,6 +18,7 @@ role decides is the same for every MTA; how the MTA words it comes from its modu
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass, field
@@ -80,15 +81,19 @@ def _mta(server: Server) -> ModuleType:
 # identities
 
 
-def queue_id(server: Server, rng: random.Random, when: datetime) -> str | None:
-    """A queue id in the style of the MTA the server imitates (``None`` for qmail, which writes none).
+def queue_id(server: Server, rng: random.Random, when: datetime, *, lmtp: bool = False) -> str | None:
+    """A queue id in the style of the MTA the server imitates (``None`` for qmail, which writes none); with
+    ``lmtp``, the session id of its LMTP delivery agent (Dovecot, as :func:`lmtp_twin` would write it).
 
     >>> from mailhops.topology import Server
     >>> qid = queue_id(Server("mx.example.net", "mx", "198.51.100.25"), random.Random(1), datetime(2026, 3, 2))
     >>> len(qid), qid == qid.upper()
     (11, True)
+    >>> len(queue_id(Server("imap.example.net", "mailbox", "198.51.100.143"), random.Random(1), datetime(2026, 3, 2),
+    ...              lmtp=True))
+    22
     """
-    return _mta(server).queue_id(server, rng, when)
+    return (FLAVOURS["dovecot"] if lmtp else _mta(server)).queue_id(server, rng, when)
 
 
 def greeting(server: Server, when: datetime, *, lmtp: bool = False) -> Reply:
@@ -97,15 +102,26 @@ def greeting(server: Server, when: datetime, *, lmtp: bool = False) -> Reply:
 
 
 def ehlo_lines(server: Server, *, tls_active: bool, lmtp: bool = False, submission: bool = False) -> list[str]:
-    """The multi-line 250 reply to EHLO/LHLO, as the server would list its extensions."""
+    """The multi-line 250 reply to EHLO/LHLO, as the server would list its extensions.
+
+    >>> ehlo_lines(Server("smtp.example.org", "submission", "192.0.2.25"), tls_active=True, submission=True)[-3:]
+    ['250-ENHANCEDSTATUSCODES', '250-8BITMIME', '250 SMTPUTF8']
+    """
+    starttls = server.tls and not tls_active and not lmtp
+    auth = submission and (tls_active or not server.tls)
+    return list(_ehlo_reply(server.name, starttls, auth))
+
+
+@functools.lru_cache(maxsize=256)
+def _ehlo_reply(name: str, starttls: bool, auth: bool) -> tuple[str, ...]:
     ext = ["PIPELINING", "SIZE 10240000"]
-    if server.tls and not tls_active and not lmtp:
+    if starttls:
         ext.append("STARTTLS")
-    if submission and (tls_active or not server.tls):
+    if auth:
         ext.append("AUTH PLAIN LOGIN")
     ext += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"]
-    lines = [server.name, *ext]
-    return [f"250-{x}" for x in lines[:-1]] + [f"250 {lines[-1]}"]
+    lines = [name, *ext]
+    return tuple([f"250-{x}" for x in lines[:-1]] + [f"250 {lines[-1]}"])
 
 
 # ---------------------------------------------------------------------------------------------- #
@@ -190,7 +206,8 @@ def data_reply(topology: Topology, server: Server, session: Session, envelope: E
     if server.role == "antivirus" and EICAR in message:
         return Reply(554, "5.7.1", "Virus found: Eicar-Signature; message rejected")
     if is_inbound_boundary(server, session):  # DMARC p=reject: refuse now, so the sender's own server bounces
-        refusal = trust.dmarc_refusal(topology, server, session, envelope, message, _mta(server), dns_view)
+        refusal = trust.dmarc_refusal(topology, server, session, envelope, header_firewall(server, session, message),
+                                      _mta(server), dns_view)
         if refusal is not None or greylist is None or when is None:
             return refusal
         return greylist.check(server, policy.sending_ip(session), envelope, when)
@@ -202,6 +219,33 @@ def accepted_reply(server: Server, qid: str | None, rcpt: str, when: datetime, m
     return FLAVOURS["dovecot" if server.role == "mailbox" and _speaks_lmtp(server) else server.mta].accepted_reply(
         server, qid, rcpt, when, message_id
     )
+
+
+def header_firewall(server: Server, session: Session, message: bytes) -> bytes:
+    """``message`` as ``server`` takes it in: without the organisation headers of another organisation (Exchange's
+    header firewall strips every ``X-MS-Exchange-Organization-*`` field of mail from outside), else unchanged. The
+    trust checks at end of DATA and the headers written on acceptance both read these bytes.
+
+    >>> outsider = Session("192.0.2.25", "smtp.example.org", client=Server("smtp.example.org", "submission",
+    ...                    "192.0.2.25", domain="example.org"))
+    >>> header_firewall(Server("mx.example.net", "mx", "198.51.100.25", domain="example.net"), outsider,
+    ...                 b"Subject: hi\\r\\nX-MS-Exchange-Organization-AuthAs: Internal\\r\\n\\r\\nbody")
+    b'Subject: hi\\r\\n\\r\\nbody'
+    """
+    if session.client is not None and session.client.domain != server.domain:
+        last = _FIREWALLED[0]
+        if last[0] is message:  # data_reply and stamp pass the same bytes object: strip it once
+            return last[1]
+        stripped = hdr.strip_fields(message, ORGANISATION_PREFIXES)
+        if len(message) <= 1 << 16:  # a large message is stripped twice rather than kept alive
+            _FIREWALLED[0] = (message, stripped)
+        return stripped
+    return message
+
+
+#: The last message :func:`header_firewall` stripped and the result (bytes are immutable: the same object gives the
+#: same result); one small entry, so no message is kept alive for long.
+_FIREWALLED: list[tuple[bytes, bytes]] = [(b"", b"")]
 
 
 # -- stamping -----------------------------------------------------------------------------------
@@ -250,20 +294,19 @@ def stamp(
             fields.append(f"Delivered-To: {envelope.rcpt}")
     # Exchange's header firewall: its organisation headers never cross an organisation's boundary, and
     # Exchange writes its own at the bottom of the header block
-    if session.client is not None and session.client.domain != server.domain:
-        message = hdr.strip_fields(message, ORGANISATION_PREFIXES)
+    message = arrived = header_firewall(server, session, message)  # what the trust checks read (as data_reply)
     organisation = mta.organisation_headers(server, session)
     if organisation:  # Exchange rewrites its organisation headers at each of its hops rather than adding more
         message = hdr.append(hdr.strip_fields(message, tuple(h.split(":")[0] + ":" for h in organisation)),
                              organisation)
     spf = []
     if is_inbound_boundary(server, session):  # SPF, DKIM, ARC and DMARC, written the way this MTA writes them
-        verdict = trust.evaluate(topology, server, session, envelope, message, dns_view)
+        verdict = trust.evaluate(topology, server, session, envelope, arrived, dns_view)
         spf = trust.auth_fields(mta, verdict, qid, spf_headers(topology, server, session, envelope, dns_view,
                                                                   verdict))
         if server.dmarc_enforce:  # DMARC p=quarantine: mark it for the mailbox's Junk rule (a mark from outside is
             # not trusted: this MX decides for its own organisation)
-            quarantine = trust.dmarc_quarantine(topology, server, session, envelope, message, dns_view)
+            quarantine = trust.dmarc_quarantine(topology, server, session, envelope, arrived, dns_view)
             message = hdr.strip_fields(message, (trust.QUARANTINE_FIELD + ":",))
             if quarantine is not None:
                 spf.append(quarantine)
@@ -698,6 +741,9 @@ def _local_forward(result: AfterAccept, server: Server, envelope: Envelope, mess
     return None
 
 
+_QUARANTINE_NAME = trust.QUARANTINE_FIELD.lower().encode("ascii")
+
+
 def mailbox_folder(user: User, message: bytes) -> tuple[str, str]:
     """Where the mailbox's filter (a Sieve rule, as on Dovecot) files ``message`` for ``user``: (``"Junk"``, why)
     when the user's ``junk_filter`` is on and the message is marked ``X-Spam-Flag: YES`` by a spam filter or marked
@@ -714,7 +760,8 @@ def mailbox_folder(user: User, message: bytes) -> tuple[str, str]:
     head = hdr._header_block(message)
     if b"\r\nX-Spam-Flag: YES" in b"\r\n" + head:
         return "Junk", "A filter rule in the mailbox (Sieve) files messages marked X-Spam-Flag: YES into Junk."
-    quarantined = trust.quarantine_reason(message)
+    marked = _QUARANTINE_NAME in head.lower()  # only then can there be a quarantine mark to read
+    quarantined = trust.quarantine_reason(message) if marked else None
     if quarantined is not None:
         return "Junk", quarantined
     return "INBOX", ""

@@ -26,7 +26,10 @@ class Reply:
     text: str
 
     def __str__(self) -> str:
-        return " ".join(p for p in (str(self.code), self.status, self.text) if p)
+        text = str(self.code)  # never empty; the status and text only when there are some
+        if self.status:
+            text += " " + self.status
+        return text + " " + self.text if self.text else text
 
     @property
     def ok(self) -> bool:

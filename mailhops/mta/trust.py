@@ -25,7 +25,8 @@ verifying go through the ``cryptography`` package when it is importable (ten tim
 pure-Python RSA; PKCS#1 v1.5 is deterministic, so the signature bytes and the verdicts are the same:
 :func:`rsa_backend`). What a server would otherwise redo for every message is remembered in small LRU caches,
 each keyed on the exact bytes it is a function of: a body's canonical hash (the submission server signs it, the
-MX verifies it), a published key record's parsed key, a signature field's parsed tags.
+MX verifies it), a published key record's parsed key, a signature field's parsed tags, a header field as dkimpy reads
+and canonicalizes it, where dkimpy's ``fold`` breaks the signer's field (see :func:`_sign_fields`).
 
 >>> from mailhops.scenarios import get
 >>> journey = get("forwarding").run()
@@ -39,8 +40,10 @@ import base64
 import binascii
 import email.utils
 import functools
+import itertools
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,7 +56,7 @@ import srslib
 from authheaders import dmarc_per_from
 from authres import DKIMAuthenticationResult, SPFAuthenticationResult
 from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError, Relaxed
-from dkim.util import InvalidTagValueList, parse_tag_value
+from dkim.util import DuplicateTag, InvalidTagSpec, InvalidTagValueList
 
 from ..demo_keys import demo_key
 from ..dns import TopologyDNS, dns_for
@@ -201,8 +204,24 @@ def _pkcs1_sha256() -> tuple:
     return padding.PKCS1v15(), Prehashed(hashes.SHA256()), InvalidSignature
 
 
+#: cryptography's key objects by the identity of dkimpy's parsed key dict they were made for (kept alive here, so its
+#: id is not reused), for the parsed keys that stay (:func:`_public_key`, :func:`_private_key`).
+_KEYS_OF: dict[tuple[int, bool], tuple[dict, object | None]] = {}
+
+
 def _crypto_key(pk: dict, private: bool) -> object | None:
     """cryptography's key object for dkimpy's parsed key ``pk`` (``None`` if OpenSSL will not load it), made once."""
+    known = _KEYS_OF.get((id(pk), private))
+    if known is not None and known[0] is pk:
+        return known[1]
+    found = _crypto_key_of(pk, private)
+    if len(_KEYS_OF) >= 64:
+        _KEYS_OF.clear()
+    _KEYS_OF[id(pk), private] = (pk, found)
+    return found
+
+
+def _crypto_key_of(pk: dict, private: bool) -> object | None:
     key = ("private" if private else "public", pk["modulus"], pk["publicExponent"])
     found = _recall(_CRYPTO_KEYS, key)
     if found is None:
@@ -297,29 +316,105 @@ def _body_hash(canon_policy: CanonicalizationPolicy, algorithm: bytes, body: byt
     return found  # type: ignore[return-value]
 
 
+def _tag_value_list(tag_list: bytes) -> dict[bytes, bytes]:
+    """dkimpy's ``parse_tag_value`` (dkimpy 1.1, RFC 6376 §3.2) step for step, without its regex: the tag name test
+    ``re.match(br'^[a-zA-Z](\\w)*', key)`` only asks whether the first byte is an ASCII letter, which is what
+    ``key[:1].isalpha()`` asks; a spec without ``=`` raises ``InvalidTagSpec`` as its failed unpacking does, a
+    repeated tag ``DuplicateTag``. The same dict, the same exceptions (a test compares them).
+
+    >>> _tag_value_list(b" v=1; a = rsa-sha256;\\r\\n d=example.org; ")
+    {b'v': b'1', b'a': b'rsa-sha256', b'd': b'example.org'}
+    >>> _tag_value_list(b"v=1; 1x=2")
+    Traceback (most recent call last):
+    dkim.util.InvalidTagSpec: b' 1x=2'
+    """
+    tags: dict[bytes, bytes] = {}
+    tag_specs = tag_list.strip().split(b";")
+    if not tag_specs[-1]:  # trailing semicolons are valid
+        tag_specs.pop()
+    for tag_spec in tag_specs:
+        key, equals, value = tag_spec.partition(b"=")
+        if not equals:
+            raise InvalidTagSpec(tag_spec)
+        key = key.strip()
+        if not key[:1].isalpha():  # bytes.isalpha: ASCII letters only, and False for b""
+            raise InvalidTagSpec(tag_spec)
+        if key in tags:
+            raise DuplicateTag(key)
+        tags[key] = value.strip()
+    return tags
+
+
 def _tags(value: bytes) -> dict[bytes, bytes]:
     """dkimpy's ``parse_tag_value`` of a signature field's (stripped) value, parsed once per exact value of up to
     4 KiB (a larger one is parsed each time rather than kept): do not change the dict."""
-    return _parsed_tags(value) if len(value) <= 4096 else parse_tag_value(value)
+    return _parsed_tags(value) if len(value) <= 4096 else _tag_value_list(value)
 
 
 @functools.lru_cache(maxsize=256)
 def _parsed_tags(value: bytes) -> dict[bytes, bytes]:
-    return parse_tag_value(value)
+    return _tag_value_list(value)
 
 
 def _valid_dkim_tags(value: bytes) -> bool:
     """dkimpy's ``validate_signature_fields`` of a DKIM-Signature value (raises as it does), checked once per value."""
     if len(value) > 4096:
-        dkim.validate_signature_fields(parse_tag_value(value))
+        _validate_signature_fields(_tag_value_list(value))
         return True
     return _validated(value)
 
 
 @functools.lru_cache(maxsize=256)
 def _validated(value: bytes) -> bool:
-    dkim.validate_signature_fields(_tags(value))
+    _validate_signature_fields(_tags(value))
     return True
+
+
+_MANDATORY_TAGS = frozenset((b"v", b"a", b"b", b"bh", b"d", b"h", b"s"))  # validate_signature_fields' default list
+_BASE64_VALUE = re.compile(rb"[\s0-9A-Za-z+/]+[\s=]*$")
+#: What ``\s`` matches in a bytes pattern (dkimpy's ``re.sub(br"\s+", b"", x)`` is ``x.translate(None, _SPACES)``)
+#: and in a str pattern, below 128 (``_WHITESPACE.sub("", x)`` for ASCII text).
+_SPACES = b" \t\n\r\x0b\x0c"
+_STR_SPACES = _SPACES + b"\x1c\x1d\x1e\x1f"
+_DOMAIN_SPECIALS = re.compile(rb"[\(\)<>\[\]:;@\\,]")
+_DECIMAL = re.compile(rb"\d+$")
+_LENGTH = re.compile(rb"\d{,76}$")
+
+
+def _surely_valid(sig: dict[bytes, bytes]) -> bool:
+    """True only when dkimpy's ``validate_signature_fields(sig)`` (a DKIM signature's tags) returns without raising:
+    its own tests, in its order, with the patterns compiled once. ``False`` means "let dkimpy decide" (a missing or
+    malformed tag, ``cv=`` or ``x=``), never "invalid".
+
+    >>> _surely_valid({b"v": b"1", b"a": b"rsa-sha256", b"b": b"AAAA", b"bh": b"AAAA", b"d": b"example.org",
+    ...                b"h": b"from", b"s": b"mail", b"t": b"1772443397"})
+    True
+    >>> _surely_valid({b"v": b"2"})
+    False
+    """
+    if not _MANDATORY_TAGS.issubset(sig) or sig[b"a"] not in dkim.HASH_ALGORITHMS or b"cv" in sig or b"x" in sig:
+        return False
+    b = sig[b"b"]  # dkimpy tests b='s characters for bh= too (its own slip): already true here
+    if _BASE64_VALUE.match(b) is None or len(b.translate(None, _SPACES)) % 4 or len(sig[b"bh"].translate(None, _SPACES)) % 4:
+        return False
+    d = sig[b"d"]
+    if d.isascii() and _DOMAIN_SPECIALS.search(d):
+        return False
+    i = sig.get(b"i")
+    if i is not None and not (len(i) > len(d) and i.lower().endswith(d.lower()) and i[-len(d) - 1] in (64, 46)):
+        return False  # (dkimpy raises IndexError for an i= as short as d=: it decides)
+    if b"l" in sig and _LENGTH.match(sig[b"l"]) is None or b"q" in sig and sig[b"q"] != b"dns/txt":
+        return False
+    t = sig.get(b"t")
+    if t is not None and (_DECIMAL.match(t) is None or int(t) > int(time.time()) + 36000):
+        return False  # dkimpy's 10 hours of leeway for clocks
+    return sig[b"v"] == b"1"
+
+
+def _validate_signature_fields(sig: dict[bytes, bytes]) -> None:
+    """dkimpy's ``validate_signature_fields(sig)``: the same outcome, dkimpy itself unless :func:`_surely_valid`."""
+    if not _surely_valid(sig):
+        dkim.validate_signature_fields(sig)
 
 
 @functools.lru_cache(maxsize=64)
@@ -372,7 +467,28 @@ def _hash_headers(hasher: object, canon_policy: CanonicalizationPolicy, headers:
     return sign_headers
 
 
+#: :data:`_RE_BTAG` anchored on its literal ``b`` (the regex engine then looks for a ``b`` instead of trying each
+#: position): ``sub(b"b\\1", x)`` makes the same substitutions, as no match of it ends on a ``;`` or white space
+#: that the lookbehind could see again (a match ends on a base64 character, ``=`` or the final line end).
+_RE_BTAG_AT_B = re.compile(rb"b(?<=[;\s]b)(\s*=)(?:[\sA-Za-z0-9+/=]*[A-Za-z0-9+/=])?(?:\r?\n\Z)?")
 _H_SPLIT = re.compile(rb"\s*:\s*")
+
+
+def _b_emptied(value: bytes) -> bytes:
+    """``_RE_BTAG.sub(b"\\1", value)`` (dkimpy's ``RE_BTAG``: the value of every ``b=`` tag removed), by
+    :data:`_RE_BTAG_AT_B` and without the regex engine's template expansion for the one match a signature has.
+
+    >>> _b_emptied(b" v=1; bh=AAAA;\\r\\n b=Zm9v\\r\\n YmFy\\r\\n")
+    b' v=1; bh=AAAA;\\r\\n b='
+    """
+    found = _RE_BTAG_AT_B.search(value)
+    if found is None:
+        return value
+    if _RE_BTAG_AT_B.search(value, found.end()) is not None:
+        return _RE_BTAG_AT_B.sub(b"b\\1", value)
+    return value[:found.end(1)] + value[found.end():]
+
+
 _LINE_END = re.compile(b"\r?\n")
 _FIELD_NAME = re.compile(rb"([\x21-\x7e]+?):")
 
@@ -540,6 +656,357 @@ class _ArcVerifier(_Verifying, dkim.ARC):
     """dkimpy's ARC chain validation with the fast paths of :class:`_Verifying`."""
 
 
+# ---------------------------------------------------------------------------------------------- #
+# the fast paths: dkimpy's steps over header fields read once per exact bytes
+
+
+#: One header field as dkimpy's ``rfc822_parse`` reads it: (name, value with its folded lines and a final CRLF,
+#: lowercased name). ``name + b":" + value`` is the field's text and its "simple" canonical form.
+_Field = tuple[bytes, bytes, bytes]
+
+
+def _parse_field(raw: bytes) -> _Field | None:
+    """One field (its lines joined by CRLF, no final CRLF) as dkimpy's ``rfc822_parse`` reads it, or ``None`` for what
+    it would not read as a field of its own (an ``mbox`` ``From`` line, a continuation line at the top, a line it
+    refuses, a line ending in LF alone): the caller then lets the parser itself read the message.
+
+    >>> _parse_field(b"Subject: Lunch\\r\\n\\ton Friday")
+    (b'Subject', b' Lunch\\r\\n\\ton Friday\\r\\n', b'subject')
+    >>> _parse_field(b"From alice@example.org Mon Mar  2 09:00:00 2026") is None
+    True
+    """
+    m = _FIELD_NAME.match(raw)
+    if m is None or b"\n" in raw and raw.count(b"\n") != raw.count(b"\r\n"):
+        return None
+    name = m.group(1)
+    return name, raw[m.end():] + b"\r\n", name.lower()
+
+
+_known_field = functools.lru_cache(maxsize=1024)(_parse_field)  # the fields of up to 4 KiB, by their exact text
+
+
+def _read_head(message: bytes) -> tuple[list[_Field], bytes] | None:
+    """(the header fields, the body) as :func:`_rfc822_parse` reads them, when splitting at the first empty line is
+    the same thing: every line ends in CRLF (then dkimpy's body, its lines joined again by CRLF, is the bytes after
+    the empty line) and every field starts a line of its own (:func:`_parse_field`); ``None`` otherwise (the parser
+    reads it). Each field is read once per exact text.
+
+    >>> _read_head(b"To: b\\r\\nSubject: x\\r\\n y\\r\\n\\r\\nhi\\r\\n")
+    ([(b'To', b' b\\r\\n', b'to'), (b'Subject', b' x\\r\\n y\\r\\n', b'subject')], b'hi\\r\\n')
+    >>> _read_head(b"To: b\\nSubject: x\\n\\nhi\\n") is None  # LF line ends: the parser decides
+    True
+    """
+    head, sep, body = message.partition(b"\r\n\r\n")
+    if not sep or body.count(b"\n") != body.count(b"\r\n"):
+        return None
+    fields = _read_fields(_FIELD_SPLIT.split(head))
+    return None if fields is None else (fields, body)
+
+
+def _read_fields(raws: list[bytes]) -> list[_Field] | None:
+    """:func:`_parse_field` of each field text, remembered per text; ``None`` if one is not a field, or is larger than
+    4 KiB (a large field is not kept: the parser reads that message)."""
+    if sum(map(len, raws)) > 4096 and max(map(len, raws)) > 4096:
+        return None
+    fields = list(map(_known_field, raws))
+    return None if None in fields else fields  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=1024)
+def _relaxed_line(field: _Field) -> bytes:
+    """A field as relaxed header canonicalization hashes it (:func:`_canonical_headers`: name lowercased, value
+    unfolded, WSP runs made one space, stripped), ``name:value\\r\\n``, once per exact field (the fields
+    :func:`_read_fields` reads are of up to 4 KiB).
+
+    >>> _relaxed_line((b"Subject", b" Lunch  on\\r\\n\\tFriday? \\r\\n", b"subject"))
+    b'subject:Lunch on Friday?\\r\\n'
+    """
+    return field[2].rstrip() + b":" + _relaxed_value(field[1]) + b"\r\n"
+
+
+def _relaxed_value(value: bytes) -> bytes:
+    """A field value as relaxed header canonicalization makes it, without the CRLF (dkimpy's ``unfold_header_value``
+    ``re.sub(b"\\r?\\n", b"", v)`` removes every LF and every CR just before one, as the two replaces do; a value
+    without a tab or two spaces in a row has no WSP run to make one space).
+
+    >>> _relaxed_value(b" a \\t b\\r\\n c\\rd \\r\\n")
+    b'a b c\\rd'
+    """
+    value = value.replace(b"\r\n", b"").replace(b"\n", b"")
+    if b"\t" in value or b"  " in value:
+        value = _WSP.sub(b" ", value)
+    return value.strip()
+
+
+def _selection(names: tuple[bytes, ...], include_headers: tuple[bytes, ...]) -> tuple[int, ...]:
+    """dkimpy's ``select_headers(headers, include_headers)`` as positions in ``headers``, given the fields' lowercased
+    names: each name of ``include_headers`` takes the last field of that name not yet taken, bottom-up, and nothing
+    once they are used up (RFC 6376 §5.4.2). Remembered per (names, include_headers).
+
+    >>> _selection((b"from", b"foo", b"from", b"subject"), (b"from", b"subject", b"to", b"from"))
+    (2, 3, 0)
+    """
+    if len(names) + len(include_headers) > 256:
+        return _selected.__wrapped__(names, include_headers)
+    return _selected(names, include_headers)
+
+
+@functools.lru_cache(maxsize=256)
+def _selected(names: tuple[bytes, ...], include_headers: tuple[bytes, ...]) -> tuple[int, ...]:
+    positions: dict[bytes, list[int]] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, []).append(i)
+    chosen = []
+    for h in include_headers:
+        found = positions.get(h)
+        if found:
+            chosen.append(found.pop())
+    return tuple(chosen)
+
+
+_SIGN_HEADERS = frozenset(dkim.DKIM.SHOULD) | frozenset(dkim.DKIM.FROZEN)
+
+
+@functools.lru_cache(maxsize=64)
+def _signing_plan(names: tuple[bytes, ...]) -> tuple[bytes, tuple[int, ...]]:
+    """(the ``h=`` value, the positions of the fields hashed) of :class:`_Signer` for fields of these lowercased names:
+    dkimpy's ``default_sign_headers`` (the fields RFC 6376 says should be signed, ``From`` once more), lowercased,
+    and ``select_headers`` over them.
+
+    >>> _signing_plan((b"received", b"from", b"to", b"x-mailer", b"subject"))
+    (b'from : to : subject : from', (1, 2, 4))
+    """
+    include = [n for n in names if n in _SIGN_HEADERS]
+    include += [n for n in include if n in dkim.DKIM.FROZEN]
+    return b" : ".join(include), _selection(names, tuple(include))
+
+
+_MASKS = re.compile(b"\x00+|\x01+")
+
+
+def _signature_fields(domain: bytes, selector: bytes, h: bytes, bh: bytes, t: bytes, b: bytes) -> bytes:
+    """:class:`_Signer`'s tags, in its order, as ``gen_header`` joins them."""
+    return b"; ".join(b"=".join(x) for x in ((b"v", b"1"), (b"a", b"rsa-sha256"), (b"c", b"relaxed/relaxed"),
+                                             (b"d", domain), (b"s", selector), (b"t", t), (b"h", h), (b"bh", bh),
+                                             (b"b", b)))
+
+
+@functools.lru_cache(maxsize=64)
+def _hashed_signature_layout(domain: bytes, selector: bytes, h: bytes, bh: bytes, tlen: int) -> tuple[bytes, bytes] | None:
+    """What the signer hashes for its own field (``gen_header``: the tags with 60 zeros in ``b=`` folded by dkimpy's
+    ``fold``, ``b=`` emptied by ``RE_BTAG``, relaxed-canonicalized, stripped) as (before, after) the digits of a
+    ``t=`` of ``tlen`` digits, or ``None`` when that cannot be shown here (then the signer does it all).
+
+    Worked out once on a template whose ``t=`` digits are NUL bytes: ``fold`` looks only at the length and at where
+    the spaces and CRLFs are, so it cuts the real field where it cuts the template; ``RE_BTAG``'s match can start
+    only at ``;``, white space then ``b``, never at a digit or NUL, so with every NUL before its first match both
+    strings have the same matches; unfolding, WSP runs and ``strip`` touch neither digits nor NULs. So the real
+    bytes are the template's with the NULs replaced by the digits, when the NULs are one unbroken run.
+
+    >>> layout = _hashed_signature_layout(b"example.org", b"mail", b"from", b"AAAA", 10)
+    >>> layout[0][:40], layout[1]
+    (b'dkim-signature:v=1; a=rsa-sha256; c=rela', b'; h=from; bh=AAAA; b=')
+    """
+    template = _signature_fields(domain, selector, h, bh, b"\x00" * tlen, b"0" * 60)
+    if template.count(b"\x00") != tlen:
+        return None
+    folded = dkim.fold(template, namelen=len(b"DKIM-Signature"), linesep=b"\r\n")
+    first = _RE_BTAG.search(folded)
+    if first is not None and folded.rfind(b"\x00") >= first.start():
+        return None
+    emptied = b" " + _RE_BTAG.sub(b"\\1", folded)
+    hashed = b"dkim-signature:" + (_WSP.sub(b" ", _UNFOLD.sub(b"", emptied)).strip() + b"\r\n").rstrip()
+    parts = hashed.split(b"\x00" * tlen)
+    if len(parts) != 2 or b"\x00" in parts[0] + parts[1]:
+        return None
+    return parts[0], parts[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _folded_signature_layout(domain: bytes, selector: bytes, h: bytes, bh: bytes, tlen: int,
+                             blen: int) -> tuple[tuple[tuple[bytes, int, int, int], ...], bytes] | None:
+    """How dkimpy's final ``fold`` lays out the signed field (the tags with the real ``b=`` and a CRLF), for a ``t=``
+    of ``tlen`` digits and a ``b=`` of ``blen`` base64 characters: (text before each run of ``t=`` (0) or ``b=`` (1)
+    characters, which, from, to), then the text after the last run; ``None`` when that cannot be shown here.
+
+    ``fold`` only inserts line breaks, choosing where from the length and the places of spaces and CRLFs: a template
+    with NULs for the ``t=`` digits and 0x01 bytes for the base64 (neither a space nor a line end) is folded at the same
+    places, and its n-th NUL (0x01) stands for the n-th digit (base64 character).
+
+    >>> layout, tail = _folded_signature_layout(b"example.org", b"mail", b"from", b"AAAA", 10, 8)
+    >>> for text, which, start, end in layout:
+    ...     print(text, "t=" if which == 0 else "b=", start, end)
+    b'v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org;\\r\\n s=mail; t=' t= 0 10
+    b'; h=from; bh=AAAA; b=' b= 0 8
+    >>> tail
+    b'\\r\\n'
+    """
+    template = _signature_fields(domain, selector, h, bh, b"\x00" * tlen, b"\x01" * blen) + b"\r\n"
+    if template.count(b"\x00") != tlen or template.count(b"\x01") != blen:
+        return None
+    folded = dkim.fold(template, namelen=len(b"DKIM-Signature"), linesep=b"\r\n")
+    layout, done, at = [], [0, 0], 0
+    for run in _MASKS.finditer(folded):
+        which = folded[run.start()]
+        layout.append((folded[at:run.start()], which, done[which], done[which] + run.end() - run.start()))
+        done[which] += run.end() - run.start()
+        at = run.end()
+    if done != [tlen, blen]:
+        return None
+    return tuple(layout), folded[at:]
+
+
+def _sign_fields(message: bytes, domain: bytes, selector: bytes, timestamp: int, pk: dict) -> bytes | None:
+    """:class:`_Signer`'s ``sign_at`` (relaxed/relaxed, rsa-sha256, dkimpy's default fields), the same bytes, over
+    fields read once per exact text (:func:`_read_head`), with the signature field's two folds laid out once per
+    (domain, selector, ``h=``, ``bh=``, lengths) (:func:`_hashed_signature_layout`, :func:`_folded_signature_layout`);
+    ``None`` when the message or the field is one for the signer itself.
+
+    >>> message = b"From: a@example.org\\r\\nSubject: hi\\r\\n\\r\\nhello\\r\\n"
+    >>> pk = _private_key("example.org")
+    >>> signer = _Signer(message, logger=_LOG)
+    >>> _sign_fields(message, b"example.org", b"mail", 1772442000, pk) == signer.sign_at(b"mail", b"example.org", pk, 1772442000)
+    True
+    """
+    read = _read_head(message)
+    if read is None:
+        return None
+    fields, body = read
+    names = tuple(f[2] for f in fields)
+    h, chosen = _signing_plan(names) if len(names) <= 128 else _signing_plan.__wrapped__(names)
+    bh = base64.b64encode(_body_hash(_RELAXED_RELAXED, b"rsa-sha256", body))
+    t = str(timestamp).encode("ascii")
+    hashed = _hashed_signature_layout(domain, selector, h, bh, len(t))
+    if hashed is None:
+        return None
+    signed = [_relaxed_line(fields[i]) for i in chosen]
+    signed += (hashed[0], t, hashed[1])
+    b = base64.b64encode(_rsa_sign(dkim.HASH_ALGORITHMS[b"rsa-sha256"](b"".join(signed)), pk))
+    folded = _folded_signature_layout(domain, selector, h, bh, len(t), len(b))
+    if folded is None:
+        return None
+    layout, tail = folded
+    out = [b"DKIM-Signature: "]
+    for text, which, start, end in layout:
+        out += (text, (b if which else t)[start:end])
+    out.append(tail)
+    return b"".join(out)
+
+
+_RELAXED_RELAXED = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+_POLICIES = {c: CanonicalizationPolicy.from_c_value(c) for c in (b"relaxed/relaxed", b"relaxed/simple", b"simple/simple",
+                                                                 b"simple/relaxed", b"relaxed", b"simple")}
+
+
+def _policy(c: bytes) -> CanonicalizationPolicy:
+    """``CanonicalizationPolicy.from_c_value(c)`` (the usual ones made once), raising dkimpy's verifier's error."""
+    found = _POLICIES.get(c)
+    if found is not None:
+        return found
+    try:
+        return CanonicalizationPolicy.from_c_value(c)
+    except InvalidCanonicalizationPolicyError as e:
+        raise dkim.MessageFormatError(f"invalid c= value: {e.args[0]}") from None
+
+
+def _h_names(h: bytes) -> tuple[bytes, ...]:
+    """The lowercased names of an ``h=`` value, split as dkimpy's ``verify_headerprep`` splits them (once per value)."""
+    return _split_h(h) if len(h) <= 4096 else _split_h.__wrapped__(h)
+
+
+@functools.lru_cache(maxsize=256)
+def _split_h(h: bytes) -> tuple[bytes, ...]:
+    return tuple(x.lower() for x in _H_SPLIT.split(h))
+
+
+class _FieldVerifier:
+    """dkimpy's ``DKIM.verify`` (``verify_headerprep``, ``verify_sig``, ``verify_sig_process``; dkimpy 1.1) step for step
+    for RSA keys, as :class:`_Verifier` does it, over fields read once per exact text (:func:`_read_head`): each field
+    canonicalized once (:func:`_relaxed_line`), ``select_headers`` as positions (:func:`_selection`). A key that is
+    not RSA goes to :class:`_Verifier`. Same verdicts, same exceptions; ``signature_fields`` and ``keysize`` as the
+    verifier leaves them."""
+
+    __slots__ = ("body", "fields", "keysize", "names", "signature_fields")
+
+    def __init__(self, fields: list[_Field], names: tuple[bytes, ...], body: bytes) -> None:
+        self.fields = fields  # and their lowercased names
+        self.names = names
+        self.body = body
+        self.signature_fields: dict[bytes, bytes] = {}
+        self.keysize: int | None = 0
+
+    def verify(self, idx: int, dnsfunc: Callable[..., bytes | None]) -> bool:
+        self.signature_fields, self.keysize = {}, 0
+        sigheaders = [f for f in self.fields if f[2] == b"dkim-signature"]
+        if len(sigheaders) <= idx:
+            return False
+        sigheader = sigheaders[idx]
+        value = sigheader[1].strip()
+        try:
+            sig = _tags(value)
+        except InvalidTagValueList as e:
+            raise dkim.MessageFormatError(e) from None
+        self.signature_fields = sig
+        _valid_dkim_tags(value)
+        include_headers = _h_names(sig[b"h"])
+        name = sig[b"s"] + b"._domainkey." + sig[b"d"] + b"."
+        try:
+            record = dnsfunc(name, timeout=5)
+            pk, keysize, ktag, seqtlsrpt = _public_key(name, record)
+        except dkim.KeyFormatError as e:
+            _LOG.error(f"{e}")
+            return False
+        except binascii.Error as e:
+            _LOG.error(f"KeyFormatError: {e}")
+            return False
+        except dkim.DnsTimeoutError as e:
+            _LOG.error(f"DnsTimeoutError: Domain: {sig[b'd']} Selector: {sig[b's']} Error message: {e}")
+            return False
+        self.keysize = keysize
+        if ktag != b"rsa":  # dkimpy's own code
+            verifier = _Verifier(None, logger=_LOG)
+            verifier.headers, verifier.body = [[f[0], f[1]] for f in self.fields], self.body
+            verifier.signature_fields, verifier.domain, verifier.selector = dict(sig), sig[b"d"], sig[b"s"]
+            verifier.pk, verifier.keysize, verifier.ktag, verifier.seqtlsrpt = pk, keysize, ktag, seqtlsrpt
+            return verifier.verify_sig_process(dict(sig), list(include_headers), sigheader[:2], dnsfunc)
+        if seqtlsrpt:
+            raise dkim.ValidationError("Message is not tlsrpt and Service Type is tlsrpt")
+        canon_policy = _policy(sig.get(b"c", b"simple/simple"))
+        hasher = dkim.HASH_ALGORITHMS[sig[b"a"]]
+        if b"bh" in sig:
+            bodyhash = _body_hash(canon_policy, sig[b"a"], self.body, sig.get(b"l"))
+            try:
+                bh = binascii.a2b_base64(sig[b"bh"].translate(None, _SPACES))  # base64.b64decode of bytes
+            except TypeError as e:
+                raise dkim.MessageFormatError(str(e)) from None
+            if bodyhash != bh:
+                raise dkim.ValidationError(
+                    f"body hash mismatch (got {base64.b64encode(bodyhash)}, expected {sig[b'bh']})")
+        if b"from" in include_headers:
+            include_headers += (b"from",)
+        relaxed = canon_policy.header_algorithm is Relaxed
+        fields = self.fields
+        chosen = _selection(self.names, include_headers)
+        if relaxed:
+            signed = [_relaxed_line(fields[i]) for i in chosen]
+        else:  # simple: the field as it is
+            signed = [fields[i][0] + b":" + fields[i][1] for i in chosen]
+        emptied = _b_emptied(sigheader[1])
+        if relaxed:
+            signed.append(sigheader[2].rstrip() + b":" + _relaxed_value(emptied))
+        else:
+            signed.append(sigheader[0] + b":" + emptied.rstrip())
+        h = hasher(b"".join(signed))
+        signature = binascii.a2b_base64(sig[b"b"].translate(None, _SPACES))  # base64.b64decode of bytes
+        try:
+            res = _rsa_verify(h, signature, pk)
+            if res and keysize < 1024:  # dkimpy's minkey
+                raise dkim.KeyFormatError(f"public key too small: {keysize}")
+            return res
+        except (TypeError, dkim.crypto.DigestTooLargeError) as e:
+            raise dkim.KeyFormatError(f"digest too large for modulus: {e}") from None
+
+
 _SIGNATURES: OrderedDict[tuple, str] = OrderedDict()
 
 
@@ -559,8 +1026,10 @@ def dkim_sign(message: bytes, domain: str, selector: str, when: datetime) -> str
     key = (domain, selector, timestamp, message)
     found = _SIGNATURES.get(key)
     if found is None:
-        signer = _Signer(message, logger=_LOG)
-        raw = signer.sign_at(selector.encode("ascii"), domain.encode("ascii"), _private_key(domain), timestamp)
+        d, s, pk = domain.encode("ascii"), selector.encode("ascii"), _private_key(domain)
+        raw = _sign_fields(message, d, s, timestamp, pk)
+        if raw is None:
+            raw = _Signer(message, logger=_LOG).sign_at(s, d, pk, timestamp)
         found = raw.decode("ascii").rstrip("\r\n")
         _remember(_SIGNATURES, key, found)
     return found
@@ -659,6 +1128,24 @@ def _address_domain(value: str) -> str:
 
 
 _FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
+
+
+@functools.lru_cache(maxsize=1024)
+def _part_name(raw: bytes) -> bytes:
+    """The name :func:`signed_part` gives a field: what precedes its first colon, stripped, lowercased."""
+    return raw.split(b":", 1)[0].strip().lower()
+
+
+def _signed_names(h: bytes) -> frozenset[bytes]:
+    """The field names an ``h=`` value names, as :func:`signed_part` reads them (once per value of up to 4 KiB)."""
+    return _names_signed(h) if len(h) <= 4096 else _names_signed.__wrapped__(h)
+
+
+@functools.lru_cache(maxsize=256)
+def _names_signed(h: bytes) -> frozenset[bytes]:
+    return frozenset(x.strip().lower() for x in h.split(b":"))
+
+
 _DKIM_CHECKS: OrderedDict[tuple, tuple[DkimCheck, ...]] = OrderedDict()
 
 
@@ -692,7 +1179,46 @@ def signed_part(message: bytes) -> tuple[bytes, int]:
     return b"\r\n".join(kept) + b"\r\n\r\n" + body, len(signatures)
 
 
-_WHITESPACE = re.compile(r"\s+")
+def _signed_fields(message: bytes) -> tuple[bytes, int, _FieldVerifier | None]:
+    """(:func:`signed_part`'s part and count, a :class:`_FieldVerifier` over the part's fields), the fields read as
+    :func:`_read_head` reads them; the verifier is ``None`` when dkimpy's parser must read the part.
+
+    >>> raw = b"Received: x\\r\\nDKIM-Signature: v=1; h=from : subject; d=a.example\\r\\nFrom: a\\r\\nTo: b\\r\\n\\r\\nhi\\r\\n"
+    >>> part, count, verifier = _signed_fields(raw)
+    >>> (part, count) == signed_part(raw), verifier.names, verifier.body
+    (True, (b'dkim-signature', b'from'), b'hi\\r\\n')
+    """
+    head, sep, body = message.partition(b"\r\n\r\n")
+    if not sep or body.count(b"\n") != body.count(b"\r\n"):
+        return *signed_part(message), None
+    raws = _FIELD_SPLIT.split(head)
+    if len(head) <= 4096 or max(map(len, raws)) <= 4096:
+        names = list(map(_part_name, raws))  # signed_part's steps, on the same fields, once per field text
+    else:  # a large field is read, not kept
+        names = [_part_name.__wrapped__(raw) for raw in raws]
+    count = names.count(b"dkim-signature")
+    if not count:
+        return b"\r\n\r\n" + body, 0, None
+    wanted = {b"dkim-signature"}
+    at = -1
+    for _ in range(count):
+        at = names.index(b"dkim-signature", at + 1)
+        raw = raws[at]
+        colon = raw.find(b":")
+        try:
+            if colon < 0:
+                raise IndexError(colon)
+            tags = _tags(raw[colon + 1:].strip())
+        except (InvalidTagValueList, IndexError):
+            return message, count, None  # a malformed signature: dkimpy reads everything
+        wanted.update(_signed_names(tags.get(b"h", b"")))
+    flags = [name in wanted for name in names]
+    kept = list(itertools.compress(raws, flags))
+    part = b"\r\n".join(kept) + b"\r\n\r\n" + body
+    fields = _read_fields(kept)
+    if fields is None:  # one is not a field of its own: dkimpy's parser reads them
+        return part, count, None
+    return part, count, _FieldVerifier(fields, tuple(itertools.compress(names, flags)), body)
 
 
 def _tag_text(sig: dict, tag: bytes) -> str:
@@ -701,16 +1227,21 @@ def _tag_text(sig: dict, tag: bytes) -> str:
 
 def _check_dkim(message: bytes, view: TopologyDNS | object) -> tuple[DkimCheck, ...]:
     """Verify every ``DKIM-Signature`` of ``message`` with dkimpy, asking ``view.dkim_txt`` for the keys."""
-    part, count = signed_part(message)
+    part, count, fast = _signed_fields(message)
     key = (view, part)
     found = _DKIM_CHECKS.get(key)
     if found is not None:
         return found
     checks = []
-    fields, body = _rfc822_parse(part) if count else ([], b"")  # read once for every signature (raises as dkimpy)
+    if fast is None:
+        fields, body = _rfc822_parse(part) if count else ([], b"")  # read once for every signature (raises as dkimpy)
     for idx in range(count):
-        verifier = _Verifier(None, logger=_LOG)
-        verifier.headers, verifier.body = [list(f) for f in fields], body
+        verifier: _Verifier | _FieldVerifier
+        if fast is None:
+            verifier = _Verifier(None, logger=_LOG)
+            verifier.headers, verifier.body = [list(f) for f in fields], body
+        else:
+            verifier = fast
         reason = ""
         try:
             ok = verifier.verify(idx=idx, dnsfunc=view.dkim_txt)  # type: ignore[attr-defined]
@@ -732,7 +1263,8 @@ def _check_dkim(message: bytes, view: TopologyDNS | object) -> tuple[DkimCheck, 
         domain = _tag_text(sig, b"d").lower()
         checks.append(DkimCheck(result, domain, _tag_text(sig, b"s"), _tag_text(sig, b"a"),
                                 _tag_text(sig, b"i") if b"i" in sig else f"@{domain}",
-                                _WHITESPACE.sub("", _tag_text(sig, b"b"))[:8], verifier.keysize, reason))
+                                sig.get(b"b", b"").translate(None, _STR_SPACES)[:8].decode("ascii", "replace"),
+                                verifier.keysize, reason))
     found = tuple(checks)
     _remember(_DKIM_CHECKS, key, found, limit=256)
     return found

@@ -16,11 +16,10 @@ Received: from [203.0.113.45]
 
 from __future__ import annotations
 
-import email.utils
 import random
 from datetime import datetime
 
-from .headers import CRLF
+from .headers import CRLF, format_date
 
 NAME = "webmail"
 WITH_WORD: str | None = None
@@ -45,7 +44,7 @@ def received(
 ) -> str:
     """The front end's Received line for the browser's POST (no queue id, no FOR clause)."""
     src = f"{rdns} ([{ip}])" if rdns else f"[{ip}]"
-    return f"Received: from {src}{CRLF}\tby {by_name}{CRLF}\twith HTTP (HTTP/1.1 POST); {email.utils.format_datetime(date)}"
+    return f"Received: from {src}{CRLF}\tby {by_name}{CRLF}\twith HTTP (HTTP/1.1 POST); {format_date(date)}"
 
 
 def extra_received(rng: random.Random, when: datetime) -> list[str]:
