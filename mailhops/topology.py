@@ -273,7 +273,8 @@ class Topology:
 
     def next_servers(self, name: str) -> list[Server]:
         """The servers ``name`` is linked to, in the order the links were made."""
-        return [self.servers[d] for s, d in self.links if s == name.lower()]
+        name = name.lower()
+        return [self.servers[d] for s, d in self.links if s == name]
 
     def mx_hosts(self, domain: str) -> list[tuple[int, Server]]:
         """(preference, server) for the MX-role servers of ``domain`` (what its MX records say)."""

@@ -159,3 +159,28 @@ def test_count_hops_counts_the_trace_fields_the_regular_expression_counted(raw: 
     old = re.compile(rb"^(received|via|x400-received|mail-from)[ \t]*:", re.IGNORECASE | re.MULTILINE)
     assert count_hops(raw) == len(old.findall(_old_header_block(raw)))
     assert count_hops(raw.decode()) == count_hops(raw)
+
+
+def _old_fold_spaces(text: str, *, first: int, width: int = 78) -> str:
+    out: list[str] = []
+    line = ""
+    limit = width - first
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if len(candidate) > limit and line:
+            out.append(line)
+            line = word
+            limit = width - 1
+        else:
+            line = candidate
+    out.append(line)
+    return "\r\n ".join(out)
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(["", "a", "word", "x" * 30, "y" * 90, "by", "mx.example.net"]), max_size=30)
+       .map(" ".join), st.integers(0, 80), st.integers(10, 100))
+def test_exchange_folds_as_before(text: str, first: int, width: int) -> None:
+    from mailhops.mta.exchange import fold_spaces
+
+    assert fold_spaces(text, first=first, width=width) == _old_fold_spaces(text, first=first, width=width)

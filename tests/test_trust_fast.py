@@ -460,9 +460,118 @@ def test_the_fast_paths_caches_stay_bounded() -> None:
         field = trust.dkim_sign(message, "example.org", "mail", WHEN).encode()
         trust._check_dkim(field + b"\r\n" + message, _Zones())
     for cached in (trust._known_field, trust._relaxed_line, trust._part_name, trust._selected, trust._signing_plan,
-                   trust._hashed_signature_layout, trust._folded_signature_layout, trust._split_h, trust._names_signed):
+                   trust._hashed_signature_layout, trust._folded_signature_layout, trust._split_h, trust._names_signed,
+                   trust._written_layout):
         info = cached.cache_info()
         assert info.currsize <= info.maxsize
     assert len(trust._KEYS_OF) <= 64
+    assert len(trust._WRITTEN) <= 64
     with pytest.raises(InvalidTagValueList):
         trust._tag_value_list(b"v=1; v=2")
+
+
+# ---------------------------------------------------------------------------------------------- #
+# what the signer remembers of its field for the verifier: what the verifier would read from it
+
+
+_ODD_TOKENS = st.text(st.sampled_from("ab. -:;=\tb"), min_size=1, max_size=70).map(str.encode)  # ; = and tabs too
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(domain=st.sampled_from([b"example.org", b"a.b.c.d.e.f.example.com", b"x" * 50 + b".example"]) | _TOKENS | _ODD_TOKENS,
+       selector=st.sampled_from([b"mail", b"s" * 40]) | _TOKENS | _ODD_TOKENS, h=_TOKENS | _ODD_TOKENS,
+       bh=st.text(st.sampled_from("AB+/= "), max_size=60).map(str.encode),
+       t=st.integers(0, 1_800_000_000) | st.integers(-10, 10**12),
+       signature=st.binary(min_size=1, max_size=300))
+def test_what_the_signer_remembers_is_what_the_verifier_reads(domain: bytes, selector: bytes, h: bytes, bh: bytes,
+                                                              t: int, signature: bytes) -> None:
+    """For any tags and any ``b=`` base64 makes: the parse, the validation and the relaxed line :func:`trust._sign_fields`
+    keeps for its field (:func:`trust._written_layout`, :func:`trust._remember_written`) are dkimpy's
+    ``parse_tag_value``, ``validate_signature_fields`` and relaxed canonicalization of the ``b=``-emptied field, as a
+    verifier reads the field out of a header block."""
+    digits, b = str(t).encode(), base64.b64encode(signature)
+    field = b"DKIM-Signature: " + dkim.fold(trust._signature_fields(domain, selector, h, bh, digits, b) + b"\r\n",
+                                            namelen=14, linesep=b"\r\n")
+    written = trust._written_layout(domain, selector, h, bh, len(digits), len(b))
+    if written is None:
+        return
+    saved = list(trust._WRITTEN.items())
+    trust._WRITTEN.clear()
+    try:
+        trust._remember_written(field, t, digits, written)
+        remembered = list(trust._WRITTEN.items())
+    finally:
+        trust._WRITTEN.clear()
+        trust._WRITTEN.update(saved)
+    raw = trust._FIELD_SPLIT.split(field.rstrip(b"\r\n") + b"\r\nTo: b")[0]  # cut out of a header block
+    parsed = trust._parse_field(raw)
+    assert parsed is not None and parsed[2] == b"dkim-signature"
+    value = parsed[1].strip()
+    if len(value) > 4096:
+        assert remembered == []
+        return
+    [(key, (tags, valid, full, line))] = remembered
+    assert key == value == raw[raw.index(b":") + 1:].strip() and full == parsed[1]
+    assert ("ok", tags) == _outcome(lambda: parse_tag_value(value))
+    assert list(tags) == list(parse_tag_value(value))
+    assert valid == trust._surely_valid(tags)
+    if valid:
+        assert _outcome(lambda: dkim.validate_signature_fields(parse_tag_value(value))) == ("ok", None)
+    if line is not None:
+        [(name, canonical)] = RELAXED.canonicalize_headers([(parsed[0], dkim.RE_BTAG.sub(b"\\1", parsed[1]))])
+        assert line == name + b":" + canonical.rstrip()
+
+
+def test_the_usual_signatures_are_remembered_and_read_so() -> None:
+    """A journey's signature is in :data:`trust._WRITTEN` when its MX checks it, and the MX concludes the same without."""
+    from mailhops.scenarios import get
+    from mailhops.simulate import send
+
+    sc = get("three-hops")
+    topo = sc.build()
+    view = trust.dns_for(topo)
+    message = send(topo, sc.sender, sc.recipient, seed=424242).message
+    at = message.index(b"DKIM-Signature:")
+    raw = trust._FIELD_SPLIT.split(message[at:])[0]
+    written = trust._WRITTEN.get(raw[15:].strip())
+    assert written is not None and written[1] and written[3] is not None
+    trust._DKIM_CHECKS.clear()
+    remembered = trust._check_dkim(message, view)
+    saved = list(trust._WRITTEN.items())
+    trust._WRITTEN.clear()
+    trust._DKIM_CHECKS.clear()
+    try:
+        assert trust._check_dkim(message, view) == remembered
+        assert [c.result for c in remembered] == ["pass"]
+    finally:
+        trust._WRITTEN.update(saved)
+        trust._DKIM_CHECKS.clear()
+
+
+def test_the_public_suffix_list_is_parsed_once_and_answers_as_authheaders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """authheaders' organizational domain (``get_org_domain``) comes from one parse of its Public Suffix List per
+    process (:func:`trust._suffix_list_lookup`), with the answers of a list parsed for each question."""
+    import importlib.resources
+
+    import authheaders.dmarc_lookup as lookup
+
+    assert lookup.get_org_domain_from_suffix_list is trust._suffix_list_lookup
+    domains = ["example.org", "mail.example.org", "a.b.example.co.uk", "example.co.uk", "co.uk", "x.blogspot.com",
+               "foo.bar", "EXAMPLE.Net", "a.b.c.d.e.f.example.com", "xn--fiqs8s", "localhost", "sub.city.kawasaki.jp"]
+    made = []
+
+    class Counted(lookup.PublicSuffixList):  # type: ignore[misc,name-defined]
+        def __init__(self, *args: object) -> None:
+            made.append(1)
+            super().__init__(*args)
+
+    monkeypatch.setattr(lookup, "PublicSuffixList", Counted)
+    monkeypatch.setattr(trust, "_SUFFIX_LISTS", {})
+    with importlib.resources.as_file(importlib.resources.files("authheaders") / "public_suffix_list.txt") as location:
+        with open(location) as suffix_list:
+            fresh = lookup.PublicSuffixList(suffix_list)
+        made.clear()
+        for domain in domains:
+            assert trust._suffix_list_lookup(location, domain) == fresh.get_public_suffix(domain), domain
+            assert lookup.get_org_domain.__wrapped__(domain) == fresh.get_public_suffix(domain), domain
+    assert made == [1]

@@ -91,17 +91,19 @@ def fold_spaces(text: str, *, first: int, width: int = 78) -> str:
     'a a a a\\r\\n a '
     """
     out: list[str] = []
-    line = ""
+    words: list[str] = []  # the current line, word by word
+    size = 0  # its length (0: the line is still empty, and an empty word keeps it so)
     limit = width - first
     for word in text.split(" "):
-        candidate = f"{line} {word}" if line else word
-        if len(candidate) > limit and line:
-            out.append(line)
-            line = word
-            limit = width - 1
+        if size and size + 1 + len(word) > limit:  # the word does not fit: it starts the next line
+            out.append(" ".join(words))
+            words, size, limit = [word], len(word), width - 1
+        elif size:
+            words.append(word)
+            size += 1 + len(word)
         else:
-            line = candidate
-    out.append(line)
+            words, size = [word], len(word)
+    out.append(" ".join(words))
     return (CRLF + " ").join(out)
 
 

@@ -71,10 +71,12 @@ def client_refusal(topology: Topology, server: Server, session: Session, mail_fr
     In Postfix's order: the client restrictions (reverse name, then each blocklist), then the recipient
     restrictions' policy service (SPF). Call it only for mail coming in from outside (an MX's inbound side).
     """
-    view = dns_view or dns_for(topology)
-    ip = sending_ip(session)
     if server.reject_unknown_client and not session.rdns:
         return wording(server, "unknown_client")(session.client_ip)  # type: ignore[operator]
+    if not server.dnsbl and not (server.reject_spf_fail and mail_from):
+        return None  # nothing left to ask the DNS
+    view = dns_view or dns_for(topology)
+    ip = sending_ip(session)
     for blocklist in server.dnsbl:
         reason = view.blocklisted(ip, blocklist)
         if reason is not None:

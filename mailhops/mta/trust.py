@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import email.utils
 import functools
 import itertools
@@ -49,6 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import ModuleType
+from typing import TypeVar
 
 import dkim
 import dkim.crypto
@@ -67,12 +69,14 @@ from .smtp import Envelope, Reply, Session
 
 
 def _remember_org_domains() -> None:
-    """Make authheaders read the Public Suffix List once, not on every organizational-domain look-up.
+    """Make authheaders read the Public Suffix List once per process, not on every organizational-domain look-up.
 
     authheaders' ``get_org_domain`` opens and parses the whole list (about 10,000 rules) on each call, several
-    times per DMARC check: 0.7 s of CPU per DMARC evaluation that misses mailhops' cache. The answer depends only
-    on the domain and on the list installed with authheaders, so remembering it per domain changes nothing but
-    the time. Both names authheaders calls it by are replaced (its package imports the function by name).
+    times per DMARC check: 0.4-0.7 s of CPU per DMARC evaluation that misses mailhops' cache. The answer depends only
+    on the domain and on the list installed with authheaders, so remembering it changes nothing but the time: the
+    answer per domain (both names authheaders calls it by are replaced: its package imports the function by name),
+    and the parsed list per file (:func:`_suffix_list_lookup`, parsed at its first use, so ``import mailhops`` does
+    not pay for it).
     """
     import authheaders
     import authheaders.dmarc_lookup as lookup
@@ -81,6 +85,38 @@ def _remember_org_domains() -> None:
         remembered = functools.lru_cache(maxsize=4096)(lookup.get_org_domain)
         lookup.get_org_domain = remembered
         authheaders.get_org_domain = remembered
+    if lookup.get_org_domain_from_suffix_list is not _suffix_list_lookup:
+        lookup.get_org_domain_from_suffix_list = _suffix_list_lookup
+
+
+#: authheaders' parsed Public Suffix Lists by (path, modification time, size) of the file read (one, in practice).
+_SUFFIX_LISTS: dict[tuple[str, int, int], object] = {}
+
+
+def _suffix_list_lookup(location: object, domain: str) -> str | None:
+    """authheaders' ``get_org_domain_from_suffix_list(location, domain)`` (authheaders 0.16): the public suffix
+    list at ``location`` read into a ``PublicSuffixList``, asked for ``domain``'s ``get_public_suffix``; the list is
+    parsed once per file (a lookup does not change it) rather than on each call.
+
+    >>> import authheaders.dmarc_lookup as lookup
+    >>> lookup.get_org_domain("mail.sub.example.co.uk"), lookup.get_org_domain("example.org")
+    ('example.co.uk', 'example.org')
+    """
+    import os
+
+    import authheaders.dmarc_lookup as lookup
+
+    path = os.fspath(location)  # type: ignore[call-overload]
+    stat = os.stat(path)
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    psl = _SUFFIX_LISTS.get(key)
+    if psl is None:
+        with open(path) as suffix_list:  # as authheaders opens it (the locale's text encoding)
+            psl = lookup.PublicSuffixList(suffix_list)
+        if len(_SUFFIX_LISTS) >= 4:  # a new temporary copy each time (a zipped install): keep few
+            _SUFFIX_LISTS.clear()
+        _SUFFIX_LISTS[key] = psl
+    return psl.get_public_suffix(domain)  # type: ignore[attr-defined]
 
 
 _remember_org_domains()
@@ -157,6 +193,27 @@ class Verdict:
         """The first passing signature of ``domain``, else its first signature, else ``None``."""
         mine = [d for d in self.dkim if d.domain == domain]
         return next((d for d in mine if d.result == "pass"), mine[0] if mine else None)
+
+
+_Record = TypeVar("_Record", DkimCheck, ArcCheck, Verdict)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _made(cls: type[_Record], *values: object) -> _Record:
+    """``cls(*values)`` for the frozen dataclasses above, given every field in order: the same object (same fields,
+    so the same ``repr``, equality and hash), without the frozen ``__init__``'s ``object.__setattr__`` per field.
+
+    >>> _made(ArcCheck, "pass", 2, "example.net", "arc", "", 1) == ArcCheck("pass", 2, "example.net", "arc", "", 1)
+    True
+    """
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    made = object.__new__(cls)
+    made.__dict__.update(zip(names, values, strict=True))  # each field, in order (a missing one raises)
+    return made
 
 
 # ---------------------------------------------------------------------------------------------- #
@@ -283,8 +340,10 @@ def _recall(cache: OrderedDict, key: tuple) -> object | None:
     return found
 
 
-def _remember(cache: OrderedDict, key: tuple, value: object, limit: int = 512) -> None:
-    if sum(len(part) for part in key if isinstance(part, bytes)) > 1 << 16:
+def _remember(cache: OrderedDict, key: tuple, value: object, limit: int = 512, size: int | None = None) -> None:
+    """Keep ``value`` under ``key`` (dropping the least recently used beyond ``limit`` entries), unless the ``bytes``
+    parts of ``key`` are longer than 64 KiB together; ``size`` is that length when the caller knows it."""
+    if (sum(len(part) for part in key if isinstance(part, bytes)) if size is None else size) > 1 << 16:
         return  # a cache bounded by count alone would keep large messages alive (a live server's memory)
     cache[key] = value
     if len(cache) > limit:
@@ -347,7 +406,11 @@ def _tag_value_list(tag_list: bytes) -> dict[bytes, bytes]:
 
 def _tags(value: bytes) -> dict[bytes, bytes]:
     """dkimpy's ``parse_tag_value`` of a signature field's (stripped) value, parsed once per exact value of up to
-    4 KiB (a larger one is parsed each time rather than kept): do not change the dict."""
+    4 KiB (a larger one is parsed each time rather than kept), or as the signer knew it (:data:`_WRITTEN`): do not
+    change the dict."""
+    written = _WRITTEN.get(value)
+    if written is not None:
+        return written[0]
     return _parsed_tags(value) if len(value) <= 4096 else _tag_value_list(value)
 
 
@@ -357,7 +420,11 @@ def _parsed_tags(value: bytes) -> dict[bytes, bytes]:
 
 
 def _valid_dkim_tags(value: bytes) -> bool:
-    """dkimpy's ``validate_signature_fields`` of a DKIM-Signature value (raises as it does), checked once per value."""
+    """dkimpy's ``validate_signature_fields`` of a DKIM-Signature value (raises as it does), checked once per value
+    (or known valid from the signer: :data:`_WRITTEN`)."""
+    written = _WRITTEN.get(value)
+    if written is not None and written[1]:
+        return True
     if len(value) > 4096:
         _validate_signature_fields(_tag_value_list(value))
         return True
@@ -394,8 +461,8 @@ def _surely_valid(sig: dict[bytes, bytes]) -> bool:
     """
     if not _MANDATORY_TAGS.issubset(sig) or sig[b"a"] not in dkim.HASH_ALGORITHMS or b"cv" in sig or b"x" in sig:
         return False
-    b = sig[b"b"]  # dkimpy tests b='s characters for bh= too (its own slip): already true here
-    if _BASE64_VALUE.match(b) is None or len(b.translate(None, _SPACES)) % 4 or len(sig[b"bh"].translate(None, _SPACES)) % 4:
+    # dkimpy tests b='s characters for bh= too (its own slip): already true here
+    if not _b_surely_valid(sig[b"b"]) or len(sig[b"bh"].translate(None, _SPACES)) % 4:
         return False
     d = sig[b"d"]
     if d.isascii() and _DOMAIN_SPECIALS.search(d):
@@ -406,9 +473,21 @@ def _surely_valid(sig: dict[bytes, bytes]) -> bool:
     if b"l" in sig and _LENGTH.match(sig[b"l"]) is None or b"q" in sig and sig[b"q"] != b"dns/txt":
         return False
     t = sig.get(b"t")
-    if t is not None and (_DECIMAL.match(t) is None or int(t) > int(time.time()) + 36000):
-        return False  # dkimpy's 10 hours of leeway for clocks
+    if t is not None and not _t_surely_valid(t):
+        return False
     return sig[b"v"] == b"1"
+
+
+def _b_surely_valid(b: bytes) -> bool:
+    """:func:`_surely_valid`'s test of the ``b=`` value (base64 characters and white space, ``=`` only at the end, a
+    multiple of 4 characters); the other tests do not read ``b=``."""
+    return _BASE64_VALUE.match(b) is not None and not len(b.translate(None, _SPACES)) % 4
+
+
+def _t_surely_valid(t: bytes) -> bool:
+    """:func:`_surely_valid`'s test of the ``t=`` value (digits, not later than dkimpy's 10 hours of leeway for clocks
+    from now: once true, true from then on); the other tests do not read ``t=``."""
+    return _DECIMAL.match(t) is not None and int(t) <= int(time.time()) + 36000
 
 
 def _validate_signature_fields(sig: dict[bytes, bytes]) -> None:
@@ -856,6 +935,96 @@ def _folded_signature_layout(domain: bytes, selector: bytes, h: bytes, bh: bytes
     return tuple(layout), folded[at:]
 
 
+#: What :func:`_sign_fields` knows of each ``DKIM-Signature`` field it wrote, for the verifier that reads the same
+#: field (the MX, moments later), by the field's stripped value (what :func:`_tags` is asked for): (dkimpy's
+#: ``parse_tag_value`` of it, ``True`` when dkimpy's ``validate_signature_fields`` accepts it, the field's value as
+#: :func:`_parse_field` reads it, the relaxed line :class:`_FieldVerifier` hashes for that value or ``None``). Each is
+#: what the verifier would work out from those exact bytes (:func:`_written_layout`); the last 64 fields are kept.
+_WRITTEN: OrderedDict[bytes, tuple[dict[bytes, bytes], bool, bytes, bytes | None]] = OrderedDict()
+
+_Written = tuple[dict[bytes, bytes], tuple[tuple[bytes, int, int], ...], bool, tuple[bytes, bytes] | None]
+
+
+@functools.lru_cache(maxsize=64)
+def _written_layout(domain: bytes, selector: bytes, h: bytes, bh: bytes, tlen: int, blen: int) -> _Written | None:
+    """What a verifier reads from the field :func:`_sign_fields` writes with these tags, a ``t=`` of ``tlen`` digits
+    and a ``b=`` of ``blen`` base64 characters, worked out once on templates: (the tags dkimpy's ``parse_tag_value``
+    finds, with the ``t=`` and ``b=`` values still masked; where those two values sit in the field's stripped value;
+    whether dkimpy's validation accepts the field when its ``t=`` passes :func:`_t_surely_valid` and its ``b=`` is
+    base64's output; the relaxed line the verifier hashes for the field, before and after the ``t=`` digits, or ``None``).
+    ``None`` when that cannot be shown here.
+
+    As in :func:`_folded_signature_layout`, the field is the template's with each mask byte replaced by its character
+    (``fold`` cuts both at the same places; ``rstrip`` and ``strip`` remove the same line ends and spaces, as neither a
+    digit nor a base64 character nor a mask is one). ``parse_tag_value`` looks only at white space, ``;`` and the first
+    ``=`` of each tag spec, and at the first byte of each tag name: when no mask falls in a tag name (checked) those
+    are at the same places in both, so both have the same names and exceptions, and values at the same places. The
+    validation (:func:`_surely_valid`) tests each tag on its own: with ``t=0`` (which passes) it accepts the template
+    exactly when it accepts the field whose ``t=`` passes; ``b=`` as ``blen`` ``A`` passes exactly when a value made by
+    base64 (base64 characters then at most two ``=``, folding white space between) does. For the relaxed line the
+    ``b=`` characters are ``A`` (a base64 character: ``RE_BTAG`` removes the value of ``b=``, base64 characters and
+    folding white space up to the end, whatever the characters) and the digits NUL bytes (which, like digits, no
+    ``RE_BTAG`` match can start at, reach or stop at: a ``;`` precedes and follows them; unfolding, WSP runs and
+    ``strip`` touch neither).
+
+    >>> tags, spans, valid, line = _written_layout(b"example.org", b"mail", b"from", b"AAAA", 10, 8)
+    >>> list(tags), spans, valid
+    ([b'v', b'a', b'c', b'd', b's', b't', b'h', b'bh', b'b'], ((b't', 65, 75), (b'b', 96, 104)), True)
+    >>> line
+    (b'dkim-signature:v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=mail; t=', b'; h=from; bh=AAAA; b=')
+    """
+    def field(digit: bytes, base64_character: bytes) -> bytes:  # as dkim_sign returns it: no final line end
+        tags = _signature_fields(domain, selector, h, bh, digit * tlen, base64_character * blen) + b"\r\n"
+        return (b"DKIM-Signature: " + dkim.fold(tags, namelen=len(b"DKIM-Signature"), linesep=b"\r\n")).rstrip(b"\r\n")
+
+    masked = field(b"\x00", b"\x01")
+    if masked.count(b"\x00") != tlen or masked.count(b"\x01") != blen:
+        return None
+    value = masked[15:].strip()  # what the verifier parses: after "DKIM-Signature:", stripped
+    try:
+        tags = _tag_value_list(value)
+    except InvalidTagValueList:
+        return None
+    spans = []
+    for tag, found in tags.items():
+        if b"\x00" in tag or b"\x01" in tag:
+            return None
+        if b"\x00" in found or b"\x01" in found:
+            at = value.find(found)
+            if value.find(found, at + 1) >= 0:
+                return None
+            spans.append((tag, at, at + len(found)))
+    if (tags.get(b"t", b"").count(b"\x00") != tlen or tags.get(b"b", b"").count(b"\x01") != blen
+            or [tag for tag, _start, _end in spans] != [tag for tag in tags if tag in (b"t", b"b")]):
+        return None  # every mask in the t= and b= values (none elsewhere: the validation's tests stay apart)
+    # the t= digits take their own test when signing; the b= value, base64's output with folding white space (base64
+    # characters, then at most two "="), passes its tests exactly when blen "A"s do (some, and a multiple of 4)
+    valid = _surely_valid({**tags, b"t": b"0", b"b": b"A" * blen})
+    sealed = field(b"\x00", b"A")
+    relaxed = b"dkim-signature:" + _relaxed_value(_b_emptied(sealed[15:] + b"\r\n"))
+    parts = relaxed.split(b"\x00" * tlen) if tlen else []
+    line = (parts[0], parts[1]) if len(parts) == 2 and b"\x00" not in parts[0] + parts[1] else None
+    return tags, tuple(spans), valid, line
+
+
+def _remember_written(field: bytes, timestamp: int, t: bytes, written: _Written) -> None:
+    """Keep in :data:`_WRITTEN` what a verifier reads from ``field`` (:func:`_sign_fields`' bytes, final CRLF
+    included, its ``b=`` value made by base64), its ``t=`` digits ``t`` (``str(timestamp)``), laid out by
+    :func:`_written_layout`."""
+    raw = field.rstrip(b"\r\n")  # the field as the verifier's _FIELD_SPLIT cuts it out of the header block
+    value = raw[15:].strip()
+    if len(value) > 4096:
+        return
+    template, spans, valid_otherwise, line = written
+    tags = template.copy()
+    for tag, start, end in spans:
+        tags[tag] = value[start:end]
+    valid = valid_otherwise and 0 <= timestamp <= int(time.time()) + 36000  # _t_surely_valid(t): digits, not too late
+    _WRITTEN[value] = (tags, valid, raw[15:] + b"\r\n", None if line is None else line[0] + t + line[1])
+    if len(_WRITTEN) > 64:
+        _WRITTEN.popitem(last=False)
+
+
 def _sign_fields(message: bytes, domain: bytes, selector: bytes, timestamp: int, pk: dict) -> bytes | None:
     """:class:`_Signer`'s ``sign_at`` (relaxed/relaxed, rsa-sha256, dkimpy's default fields), the same bytes, over
     fields read once per exact text (:func:`_read_head`), with the signature field's two folds laid out once per
@@ -890,7 +1059,11 @@ def _sign_fields(message: bytes, domain: bytes, selector: bytes, timestamp: int,
     for text, which, start, end in layout:
         out += (text, (b if which else t)[start:end])
     out.append(tail)
-    return b"".join(out)
+    field = b"".join(out)
+    written = _written_layout(domain, selector, h, bh, len(t), len(b))
+    if written is not None:
+        _remember_written(field, timestamp, t, written)
+    return field
 
 
 _RELAXED_RELAXED = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
@@ -942,12 +1115,17 @@ class _FieldVerifier:
             return False
         sigheader = sigheaders[idx]
         value = sigheader[1].strip()
-        try:
-            sig = _tags(value)
-        except InvalidTagValueList as e:
-            raise dkim.MessageFormatError(e) from None
+        written = _WRITTEN.get(value)  # a field the signer wrote: what it knew of it (the same as reading it)
+        if written is not None:
+            sig = written[0]
+        else:
+            try:
+                sig = _tags(value)
+            except InvalidTagValueList as e:
+                raise dkim.MessageFormatError(e) from None
         self.signature_fields = sig
-        _valid_dkim_tags(value)
+        if written is None or not written[1]:
+            _valid_dkim_tags(value)
         include_headers = _h_names(sig[b"h"])
         name = sig[b"s"] + b"._domainkey." + sig[b"d"] + b"."
         try:
@@ -991,11 +1169,11 @@ class _FieldVerifier:
             signed = [_relaxed_line(fields[i]) for i in chosen]
         else:  # simple: the field as it is
             signed = [fields[i][0] + b":" + fields[i][1] for i in chosen]
-        emptied = _b_emptied(sigheader[1])
         if relaxed:
-            signed.append(sigheader[2].rstrip() + b":" + _relaxed_value(emptied))
+            line = written[3] if written is not None and written[2] == sigheader[1] else None
+            signed.append(line or sigheader[2].rstrip() + b":" + _relaxed_value(_b_emptied(sigheader[1])))
         else:
-            signed.append(sigheader[0] + b":" + emptied.rstrip())
+            signed.append(sigheader[0] + b":" + _b_emptied(sigheader[1]).rstrip())
         h = hasher(b"".join(signed))
         signature = binascii.a2b_base64(sig[b"b"].translate(None, _SPACES))  # base64.b64decode of bytes
         try:
@@ -1031,7 +1209,7 @@ def dkim_sign(message: bytes, domain: str, selector: str, when: datetime) -> str
         if raw is None:
             raw = _Signer(message, logger=_LOG).sign_at(s, d, pk, timestamp)
         found = raw.decode("ascii").rstrip("\r\n")
-        _remember(_SIGNATURES, key, found)
+        _remember(_SIGNATURES, key, found, size=len(message))
     return found
 
 
@@ -1107,17 +1285,28 @@ def _header_value(message: bytes, name: bytes) -> str | None:
     >>> _header_value(b"Received: x\\r\\nFROM :  Alice\\r\\n <a@example.org>\\r\\n\\r\\nfrom: body", b"from")
     'Alice <a@example.org>'
     """
-    head = b"\n" + message.split(b"\r\n\r\n", 1)[0]
-    start = _field_start(name).search(head.lower())
+    head = message.split(b"\r\n\r\n", 1)[0]
+    return _field_value(head, head.lower(), name)
+
+
+def _field_value(head: bytes, lowered: bytes, name: bytes) -> str | None:
+    """:func:`_header_value` of a message whose header block is ``head`` (``lowered``: ``head.lower()``)."""
+    start = _field_start(name).search(b"\n" + lowered)
     if start is None:
         return None
-    value = _FIELD_VALUE.match(head, start.end()).group(0)  # type: ignore[union-attr]
+    value = _FIELD_VALUE.match(head, start.end() - 1).group(0)  # type: ignore[union-attr]  # (the end in head)
     return value.replace(b"\r\n", b"").strip().decode("utf-8", "replace")
 
 
 def from_domain_of(message: bytes) -> str:
     """The domain of the ``From:`` address (what DMARC protects), or ``""``."""
     value = _header_value(message, b"from")
+    return _address_domain(value) if value else ""
+
+
+def _from_domain(head: bytes, lowered: bytes) -> str:
+    """:func:`from_domain_of` a message whose header block is ``head`` (``lowered``: ``head.lower()``)."""
+    value = _field_value(head, lowered, b"from")
     return _address_domain(value) if value else ""
 
 
@@ -1261,18 +1450,24 @@ def _check_dkim(message: bytes, view: TopologyDNS | object) -> tuple[DkimCheck, 
             result, reason = "temperror", str(err)
         sig = getattr(verifier, "signature_fields", None) or {}
         domain = _tag_text(sig, b"d").lower()
-        checks.append(DkimCheck(result, domain, _tag_text(sig, b"s"), _tag_text(sig, b"a"),
-                                _tag_text(sig, b"i") if b"i" in sig else f"@{domain}",
-                                sig.get(b"b", b"").translate(None, _STR_SPACES)[:8].decode("ascii", "replace"),
-                                verifier.keysize, reason))
+        checks.append(_made(DkimCheck, result, domain, _tag_text(sig, b"s"), _tag_text(sig, b"a"),
+                            _tag_text(sig, b"i") if b"i" in sig else f"@{domain}",
+                            sig.get(b"b", b"").translate(None, _STR_SPACES)[:8].decode("ascii", "replace"),
+                            verifier.keysize, reason))
     found = tuple(checks)
-    _remember(_DKIM_CHECKS, key, found, limit=256)
+    _remember(_DKIM_CHECKS, key, found, limit=256, size=len(part))
     return found
 
 
-def _check_arc(message: bytes, view: TopologyDNS) -> ArcCheck:
-    if b"\r\narc-seal:" not in b"\r\n" + message.split(b"\r\n\r\n", 1)[0].lower():
-        return ArcCheck()
+_NO_ARC = ArcCheck()
+
+
+def _check_arc(message: bytes, view: TopologyDNS, lowered: bytes | None = None) -> ArcCheck:
+    """The ARC chain of ``message`` as dkimpy validates it (``lowered``: its header block lowercased, when known)."""
+    if lowered is None:
+        lowered = message.split(b"\r\n\r\n", 1)[0].lower()
+    if not lowered.startswith(b"arc-seal:") and b"\r\narc-seal:" not in lowered:  # no ARC-Seal field
+        return _NO_ARC
     try:
         cv, results, reason = _ArcVerifier(message, logger=_LOG).verify(dnsfunc=view.dkim_txt)
     except dkim.DKIMException as err:  # a header block dkimpy cannot read: the chain cannot pass
@@ -1323,12 +1518,17 @@ def evaluate(topology: Topology, server: Server, session: Session, envelope: Env
         spf_domain = helo.lower()
         spf, mechanism = view.spf(ip, spf_domain, helo)
     checks = _check_dkim(message, view)
-    arc = _check_arc(message, view)
-    from_domain = from_domain_of(message)
+    head = message.split(b"\r\n\r\n", 1)[0]
+    lowered = head.lower()  # read once for the ARC-Seal and the From field
+    arc = _check_arc(message, view, lowered)
+    from_domain = _from_domain(head, lowered)
     dmarc, policy = "none", ""
     if from_domain:
-        outcomes = [_dmarc(view, from_domain, spf, spf_domain, c) for c in checks or (None,)]
-        dmarc, policy = next((o for o in outcomes if o[0] == "pass"), outcomes[0])
+        if len(checks) <= 1:  # the usual case: one signature or none, one outcome
+            dmarc, policy = _dmarc(view, from_domain, spf, spf_domain, checks[0] if checks else None)
+        else:
+            outcomes = [_dmarc(view, from_domain, spf, spf_domain, c) for c in checks]
+            dmarc, policy = next((o for o in outcomes if o[0] == "pass"), outcomes[0])
     disposition, override, notes = "none", False, []
     if dmarc == "fail" and policy in ("reject", "quarantine"):
         if arc.result == "pass" and server.trust_arc:
@@ -1337,9 +1537,9 @@ def evaluate(topology: Topology, server: Server, session: Session, envelope: Env
                          f"{arc.sealer}, which says the message passed when it arrived there: it accepts it.")
         else:
             disposition = policy
-    verdict = Verdict(server.name, ip, helo, envelope.mail_from, spf, mechanism, spf_domain, checks, arc, from_domain,
-                      dmarc, policy, disposition=disposition, arc_override=override, notes=tuple(notes))
-    _remember(_VERDICTS, key, verdict, limit=256)
+    verdict = _made(Verdict, server.name, ip, helo, envelope.mail_from, spf, mechanism, spf_domain, checks, arc,
+                    from_domain, dmarc, policy, "", disposition, override, tuple(notes))
+    _remember(_VERDICTS, key, verdict, limit=256, size=len(message))
     return verdict
 
 
@@ -1402,7 +1602,8 @@ into Junk.
     >>> quarantine_reason(b"Subject: hi\\r\\n\\r\\nhi") is None
     True
     """
-    found = _QUARANTINE_RE.search(hdr._header_block(message))
+    head = hdr._header_block(message)
+    found = _QUARANTINE_RE.search(head) if b"x-dmarc-quarantine" in head.lower() else None  # no field: no search
     if found is None:
         return None
     value = found.group(1).decode("utf-8", "replace").strip()
@@ -1496,7 +1697,7 @@ def arc_set(server: Server, topology: Topology, message: bytes, when: datetime) 
         raw = sealer.sign(selector.encode(), domain.encode(), demo_key(domain).private_pem, server.name.encode(),
                           include_headers=sealer.default_sign_headers(), timestamp=int(when.timestamp()))
         found = [r.decode("ascii").rstrip("\r\n") for r in raw]
-        _remember(_SIGNATURES, key, found)
+        _remember(_SIGNATURES, key, found, size=len(message))
     return list(found)
 
 
