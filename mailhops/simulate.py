@@ -129,9 +129,11 @@ class _Walk:
                 lines += [SmtpLine("C", "DATA"), SmtpLine("S", "354 End data with <CR><LF>.<CR><LF>")]
                 lines.append(SmtpLine("C", f"({len(message)} bytes of message: headers, blank line, body)"))
                 lines.append(SmtpLine("C", "."))
-                refused = srv.data_reply(self.t, server, session, env, message,
-                                         greylist=self.greylists.setdefault(server.name, srv.policy.Greylist()),
-                                         when=self.clock, dns_view=self.dns)
+                greylist = self.greylists.get(server.name)
+                if greylist is None:
+                    greylist = self.greylists[server.name] = srv.policy.Greylist()
+                refused = srv.data_reply(self.t, server, session, env, message, greylist=greylist, when=self.clock,
+                                         dns_view=self.dns)
                 if refused is not None:
                     reply = refused
                     self.refused_at = "end of DATA"

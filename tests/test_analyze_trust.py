@@ -12,7 +12,7 @@ import pytest
 from mailhops.cli import main
 from mailhops.dns import dns_for
 from mailhops.errors import DNSLookupError
-from mailhops.mta import trust
+from mailhops.mta import signatures, trust
 from mailhops.mta.smtp import Envelope, Session
 from mailhops.read import analyze
 from mailhops.read.analyze import journey_table
@@ -72,7 +72,7 @@ def test_the_mailing_list_arc_chain_is_read() -> None:
 def test_a_broken_arc_chain_is_said_so() -> None:
     raw = get("mailing-list").run().message
     head, _, body = raw.partition(b"\r\n\r\n")
-    without_seal = b"\r\n".join(f for f in trust._FIELD_SPLIT.split(head) if not f.lower().startswith(b"arc-seal:"))
+    without_seal = b"\r\n".join(f for f in signatures._FIELD_SPLIT.split(head) if not f.lower().startswith(b"arc-seal:"))
     chain = analyze(without_seal + b"\r\n\r\n" + body).auth["arc_chain"]
     assert chain["structure"] == "fail" and "arc-seal" in chain["problems"][0]
 

@@ -184,3 +184,18 @@ def test_exchange_folds_as_before(text: str, first: int, width: int) -> None:
     from mailhops.mta.exchange import fold_spaces
 
     assert fold_spaces(text, first=first, width=width) == _old_fold_spaces(text, first=first, width=width)
+    words = text.split(" ")
+    for cut in range(1, len(words)):  # the first words folded once and remembered, then the rest
+        after, rest = " ".join(words[:cut]), " ".join(words[cut:])
+        assert fold_spaces(rest, first=first, width=width, after=after) == _old_fold_spaces(text, first=first,
+                                                                                             width=width)
+
+
+@settings(max_examples=300)
+@given(raw_messages(), st.lists(st.sampled_from(["Received: x", "X-Received: y", "Via: z", "received-spf: w"]),
+                                max_size=3))
+def test_replace_at_bottom_is_strip_then_append(raw: bytes, fields: list[str]) -> None:
+    from mailhops.mta.headers import append, replace_at_bottom
+
+    names = tuple(f.split(":")[0] + ":" for f in fields)
+    assert replace_at_bottom(raw, fields) == append(strip_fields(raw, names), fields)

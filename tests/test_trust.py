@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailhops.dns import TopologyDNS, dns_for
-from mailhops.mta import trust
+from mailhops.mta import signatures, trust
 from mailhops.scenarios import get, names
 from mailhops.simulate import send
 from mailhops.topology import Topology
@@ -268,10 +268,10 @@ def test_both_rsa_paths_give_the_same_signature_bytes(monkeypatch: pytest.Monkey
     server = topo.server("lists.example.com")
     made = {}
     for pure in (False, True):
-        monkeypatch.setattr(trust, "PURE_PYTHON_RSA", pure)
-        trust._SIGNATURES.clear()
-        made[pure] = (trust.dkim_sign(body, "example.org", "mail", when), trust.arc_set(server, topo, raw, when))
-        assert trust.rsa_backend() == ("dkimpy" if pure else "cryptography")  # cryptography is a dependency
+        monkeypatch.setattr(signatures, "PURE_PYTHON_RSA", pure)
+        signatures._SIGNATURES.clear()
+        made[pure] = (signatures.dkim_sign(body, "example.org", "mail", when), trust.arc_set(server, topo, raw, when))
+        assert signatures.rsa_backend() == ("dkimpy" if pure else "cryptography")  # cryptography is a dependency
     assert made[False] == made[True]
     signed = (made[True][0] + "\r\n").encode() + body
     assert dkim.DKIM(signed).verify(dnsfunc=TopologyDNS(topo).dkim_txt)
@@ -279,10 +279,10 @@ def test_both_rsa_paths_give_the_same_signature_bytes(monkeypatch: pytest.Monkey
 
 @pytest.mark.parametrize("name", ["mailing-list", "forwarding", "forwarding-loop", "enterprise"])
 def test_verifying_the_signed_part_is_verifying_the_message(name: str) -> None:
-    """:func:`trust.signed_part` drops only fields no signature covers: dkimpy says the same on both."""
+    """:func:`signatures.signed_part` drops only fields no signature covers: dkimpy says the same on both."""
     journey = get(name).run()
     view = TopologyDNS(journey.topology)
-    part, count = trust.signed_part(journey.message)
+    part, count = signatures.signed_part(journey.message)
     assert count >= 1 and len(part) < len(journey.message)
     for idx in range(count):
         outcomes = []
@@ -302,8 +302,8 @@ def test_without_cryptography_the_journey_is_byte_identical() -> None:
 
     names_ = ["mailing-list", "forwarding", "dmarc-reject", "three-hops"]
     code = ("import sys; sys.modules['cryptography'] = None\n"
-            "from mailhops.scenarios import get; from mailhops.mta import trust\n"
-            "assert trust.rsa_backend() == 'dkimpy'\n"
+            "from mailhops.scenarios import get; from mailhops.mta import signatures\n"
+            "assert signatures.rsa_backend() == 'dkimpy'\n"
             f"for name in {names_!r}:\n"
             "    j = get(name).run(seed=5)\n"
             "    sys.stdout.buffer.write(j.message + b'\\0' + (j.bounce.message if j.bounce else b'') + b'\\0')")
@@ -316,7 +316,7 @@ def test_without_cryptography_the_journey_is_byte_identical() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- #
-# the fast paths (trust.py's caches, compiled patterns and cryptography's RSA) give dkimpy's answers
+# the fast paths (signatures.py's caches, compiled patterns and cryptography's RSA) give dkimpy's answers
 
 
 def _real_signature() -> tuple[bytes, bytes, dict, bytes]:
@@ -326,7 +326,7 @@ def _real_signature() -> tuple[bytes, bytes, dict, bytes]:
     import re
 
     journey = get("three-hops").run(seed=7)
-    part, _count = trust.signed_part(journey.message)
+    part, _count = signatures.signed_part(journey.message)
     value = next(v for n, v in dkim.rfc822_parse(part)[0] if n.lower() == b"dkim-signature")
     tags = dkim.util.parse_tag_value(value)
     record = dns_for(journey.topology).dkim_txt(b"mail._domainkey.example.org.")
@@ -351,7 +351,7 @@ def test_rsa_verify_gives_dkimpys_verdict_on_both_backends(flips: list[tuple[int
     import hashlib
 
     pk = dkim.evaluate_pk(b"x", dns_for(get("three-hops").build()).dkim_txt(b"mail._domainkey.example.org."))[0]
-    private = trust._private_key("example.org")
+    private = signatures._private_key("example.org")
     signature = bytearray(dkim.crypto.RSASSA_PKCS1_v1_5_sign(_digest(data, hash_name), private))
     for at, xor in flips:
         signature[at] ^= xor
@@ -365,11 +365,11 @@ def test_rsa_verify_gives_dkimpys_verdict_on_both_backends(flips: list[tuple[int
         expected = dkim.crypto.RSASSA_PKCS1_v1_5_verify(_digest(digest_data, hash_name), signature, pk)
         verdicts = []
         for pure in (False, True):
-            trust.PURE_PYTHON_RSA = pure
+            signatures.PURE_PYTHON_RSA = pure
             try:
-                verdicts.append(trust._rsa_verify(_digest(digest_data, hash_name), signature, pk))
+                verdicts.append(signatures._rsa_verify(_digest(digest_data, hash_name), signature, pk))
             finally:
-                trust.PURE_PYTHON_RSA = False
+                signatures.PURE_PYTHON_RSA = False
         assert verdicts == [expected, expected], (verdicts, expected)
     assert hashlib.new(hash_name)  # the digests above were real ones
 
@@ -379,12 +379,12 @@ def test_rsa_verify_accepts_the_real_signature_on_both_backends(monkeypatch: pyt
     one flipped bit of the signature fails on both."""
     part, value, pk, signature = _real_signature()
     for pure in (False, True):
-        monkeypatch.setattr(trust, "PURE_PYTHON_RSA", pure)
-        assert trust.rsa_backend() == ("dkimpy" if pure else "cryptography")
-        verifier = trust._Verifier(part)
+        monkeypatch.setattr(signatures, "PURE_PYTHON_RSA", pure)
+        assert signatures.rsa_backend() == ("dkimpy" if pure else "cryptography")
+        verifier = signatures._Verifier(part)
         assert verifier.verify(dnsfunc=dns_for(get("three-hops").build()).dkim_txt) is True
         bad = bytes([signature[0] ^ 1]) + signature[1:]
-        assert trust._rsa_verify(_digest(b"x"), bad, pk) is False
+        assert signatures._rsa_verify(_digest(b"x"), bad, pk) is False
 
 
 def _tampered(raw: bytes) -> list[bytes]:
@@ -429,7 +429,7 @@ def test_fast_verification_gives_dkimpys_verdicts(name: str, monkeypatch: pytest
         seen.update(expected)
         arc_expected = dkim.ARC(raw).verify(dnsfunc=view.dkim_txt)[0] if b"ARC-Seal:" in raw else None
         for pure in (False, True):
-            monkeypatch.setattr(trust, "PURE_PYTHON_RSA", pure)
+            monkeypatch.setattr(signatures, "PURE_PYTHON_RSA", pure)
             trust._DKIM_CHECKS.clear()
             got = [_as_dkimpy_said(c) for c in trust._check_dkim(raw, view)]
             assert got == expected, (name, pure, got, expected)
@@ -447,7 +447,7 @@ def test_fast_verification_gives_dkimpys_verdicts(name: str, monkeypatch: pytest
        extra=st.lists(st.sampled_from([b"Cc: c@example.net", b"Reply-To:  r@example.org ", b"X-Mailer: t",
                                        b"To: second@example.net", b"Subject:   folded\r\n\ttwice"]), max_size=3))
 def test_signatures_made_on_the_fast_path_verify_with_plain_dkimpy(subject: str, body: str, extra: list[bytes]) -> None:
-    """Whatever the header and body: the signature :func:`trust.dkim_sign` makes (only named fields canonicalized,
+    """Whatever the header and body: the signature :func:`signatures.dkim_sign` makes (only named fields canonicalized,
     the compiled ``b=`` pattern, one-update header hash, cached body hash) is one plain dkimpy verifies, and
     the fast verifier agrees."""
     from datetime import datetime, timezone
@@ -455,11 +455,11 @@ def test_signatures_made_on_the_fast_path_verify_with_plain_dkimpy(subject: str,
     body_bytes = body.replace("\r", "").replace("\n", "\r\n").encode()
     message = (b"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: " + subject.encode() + b"\r\n"
                + b"".join(x + b"\r\n" for x in extra) + b"Date: Mon, 02 Mar 2026 10:23:17 +0100\r\n\r\n" + body_bytes)
-    field = trust.dkim_sign(message, "example.org", "mail", datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
+    field = signatures.dkim_sign(message, "example.org", "mail", datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
     signed = field.encode() + b"\r\n" + message
     txt = dns_for(get("three-hops").build()).dkim_txt
     assert dkim.DKIM(signed).verify(dnsfunc=txt) is True
-    assert trust._Verifier(signed).verify(dnsfunc=txt) is True
+    assert signatures._Verifier(signed).verify(dnsfunc=txt) is True
 
 
 @settings(max_examples=300, deadline=None)
@@ -467,7 +467,7 @@ def test_signatures_made_on_the_fast_path_verify_with_plain_dkimpy(subject: str,
                                  b"/", b"h", b"x", b"bh=", b"\r\n "]), max_size=30))
 def test_the_compiled_b_tag_pattern_makes_dkimpys_substitutions(parts: list[bytes]) -> None:
     text = b"".join(parts)
-    assert trust._RE_BTAG.sub(b"\\1", text) == dkim.RE_BTAG.sub(b"\\1", text)
+    assert signatures._RE_BTAG.sub(b"\\1", text) == dkim.RE_BTAG.sub(b"\\1", text)
 
 
 def test_the_compiled_b_tag_pattern_on_real_signature_fields() -> None:
@@ -475,8 +475,8 @@ def test_the_compiled_b_tag_pattern_on_real_signature_fields() -> None:
         raw = get(name).run().message
         for field_name, value in dkim.rfc822_parse(raw)[0]:
             if field_name.lower() in (b"dkim-signature", b"arc-seal", b"arc-message-signature"):
-                assert trust._RE_BTAG.sub(b"\\1", value) == dkim.RE_BTAG.sub(b"\\1", value)
-                assert b"b=;" in trust._RE_BTAG.sub(b"\\1", value) + b";"
+                assert signatures._RE_BTAG.sub(b"\\1", value) == dkim.RE_BTAG.sub(b"\\1", value)
+                assert b"b=;" in signatures._RE_BTAG.sub(b"\\1", value) + b";"
 
 
 @settings(max_examples=200, deadline=None)
@@ -486,8 +486,8 @@ def test_the_compiled_b_tag_pattern_on_real_signature_fields() -> None:
                       max_size=12),
        newline=st.sampled_from([b"\r\n", b"\n"]))
 def test_parsing_and_canonicalizing_give_dkimpys_results(lines: list[bytes], newline: bytes) -> None:
-    """:func:`trust._rfc822_parse` is dkimpy's ``rfc822_parse`` (same fields, body and errors), and
-    :func:`trust._canonical_headers` its relaxed and simple canonicalization."""
+    """:func:`signatures._rfc822_parse` is dkimpy's ``rfc822_parse`` (same fields, body and errors), and
+    :func:`signatures._canonical_headers` its relaxed and simple canonicalization."""
     from dkim.canonicalization import CanonicalizationPolicy
 
     message = newline.join(lines)
@@ -495,12 +495,12 @@ def test_parsing_and_canonicalizing_give_dkimpys_results(lines: list[bytes], new
         expected = dkim.rfc822_parse(message)
     except (dkim.MessageFormatError, IndexError) as err:
         with pytest.raises(type(err)):
-            trust._rfc822_parse(message)
+            signatures._rfc822_parse(message)
         return
-    assert trust._rfc822_parse(message) == expected
+    assert signatures._rfc822_parse(message) == expected
     for c in (b"relaxed/relaxed", b"simple/simple"):
         policy = CanonicalizationPolicy.from_c_value(c)
-        assert [tuple(f) for f in trust._canonical_headers(policy, expected[0])] == \
+        assert [tuple(f) for f in signatures._canonical_headers(policy, expected[0])] == \
             [tuple(f) for f in policy.canonicalize_headers(expected[0])]
 
 
@@ -512,13 +512,14 @@ def test_body_hash_is_dkimpys_and_its_cache_stays_small() -> None:
     for c in (b"relaxed/relaxed", b"relaxed/simple"):
         policy = CanonicalizationPolicy.from_c_value(c)
         for body in (b"", b"\r\n", b"hi  there \r\n\r\n\r\n", b"x" * 70_000):
-            assert trust._body_hash(policy, b"rsa-sha256", body) == hashlib.sha256(policy.canonicalize_body(body)).digest()
-            assert trust._body_hash(policy, b"rsa-sha256", body, b"3") == \
+            expected = hashlib.sha256(policy.canonicalize_body(body)).digest()
+            assert signatures._body_hash(policy, b"rsa-sha256", body) == expected
+            assert signatures._body_hash(policy, b"rsa-sha256", body, b"3") == \
                 hashlib.sha256(policy.canonicalize_body(body)[:3]).digest()
     for i in range(300):
-        trust._body_hash(CanonicalizationPolicy.from_c_value(b"relaxed/relaxed"), b"rsa-sha256", b"body %d\r\n" % i)
-    assert len(trust._BODY_HASHES) <= 64
-    assert all(len(key[3]) <= 1 << 16 for key in trust._BODY_HASHES)  # a large body is hashed, not kept
+        signatures._body_hash(CanonicalizationPolicy.from_c_value(b"relaxed/relaxed"), b"rsa-sha256", b"body %d\r\n" % i)
+    assert len(signatures._BODY_HASHES) <= 64
+    assert all(len(key[3]) <= 1 << 16 for key in signatures._BODY_HASHES)  # a large body is hashed, not kept
 
 
 def test_every_cache_is_bounded_over_a_long_run() -> None:
@@ -529,9 +530,10 @@ def test_every_cache_is_bounded_over_a_long_run() -> None:
     topo = sc.build()
     for seed in range(600):
         send(topo, sc.sender, sc.recipient, seed=70_000 + seed)
-    assert len(trust._SIGNATURES) <= 512 and len(trust._VERDICTS) <= 256 and len(trust._DKIM_CHECKS) <= 256
-    assert len(trust._BODY_HASHES) <= 64 and len(trust._DMARC) <= 256 and len(trust._CRYPTO_KEYS) <= 64
-    for info in (trust._parsed_tags.cache_info(), trust._validated.cache_info(), trust._public_key.cache_info()):
+    assert len(signatures._SIGNATURES) <= 512 and len(trust._VERDICTS) <= 256 and len(trust._DKIM_CHECKS) <= 256
+    assert len(signatures._BODY_HASHES) <= 64 and len(trust._DMARC) <= 256 and len(signatures._CRYPTO_KEYS) <= 64
+    for info in (signatures._parsed_tags.cache_info(), signatures._validated.cache_info(),
+                 signatures._public_key.cache_info()):
         assert info.currsize <= info.maxsize
     view = dns_for(topo)
     for i in range(ANSWERS_KEPT + 10):
@@ -553,14 +555,14 @@ def test_rsa_verify_under_a_short_key_raises_as_dkimpy_does() -> None:
     into a key error), and so does the fast path, on either backend."""
     short = {"modulus": (1 << 255) + 12345, "publicExponent": 65537}
     for pure in (False, True):
-        trust.PURE_PYTHON_RSA = pure
+        signatures.PURE_PYTHON_RSA = pure
         try:
             with pytest.raises(dkim.crypto.DigestTooLargeError):
                 dkim.crypto.RSASSA_PKCS1_v1_5_verify(_digest(b"x"), b"\x01" * 32, short)
             with pytest.raises(dkim.crypto.DigestTooLargeError):
-                trust._rsa_verify(_digest(b"x"), b"\x01" * 32, short)
+                signatures._rsa_verify(_digest(b"x"), b"\x01" * 32, short)
         finally:
-            trust.PURE_PYTHON_RSA = False
+            signatures.PURE_PYTHON_RSA = False
 
 
 def test_authheaders_reads_the_public_suffix_list_once_and_answers_as_before() -> None:

@@ -1,11 +1,12 @@
-"""trust.py's fast paths of DKIM signing and verifying give plain dkimpy's bytes, verdicts, reasons and exceptions.
+"""The fast paths of :mod:`mailhops.mta.signatures` (DKIM signing and verifying) give plain dkimpy's bytes, verdicts,
+reasons and exceptions.
 
 Each fast piece is compared with the dkimpy function it stands for (``parse_tag_value``, ``validate_signature_fields``,
 ``rfc822_parse``, relaxed canonicalization, ``select_headers``, ``RE_BTAG``, ``fold``), and the whole with plain
-dkimpy: a signature made by :func:`trust.dkim_sign` is byte for byte the one dkimpy's own ``gen_header`` makes for the
-same tags, and :func:`trust._check_dkim` reports for each signature what plain ``dkim.DKIM(message).verify`` concludes
-(result, reason, key size, tags), on messages with folded, tabbed, repeated, missing or malformed fields, tampered
-bodies and fields, and signatures and key records that are missing or malformed.
+dkimpy: a signature made by :func:`signatures.dkim_sign` is byte for byte the one dkimpy's own ``gen_header`` makes
+for the same tags, and :func:`trust._check_dkim` reports for each signature what plain ``dkim.DKIM(message).verify``
+concludes (result, reason, key size, tags), on messages with folded, tabbed, repeated, missing or malformed fields,
+tampered bodies and fields, and signatures and key records that are missing or malformed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailhops.demo_keys import demo_key
-from mailhops.mta import trust
+from mailhops.mta import signatures, trust
 
 RELAXED = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 WHEN = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -49,10 +50,10 @@ def _outcome(fn: Callable[[], object]) -> tuple[str, object]:
 def test_tag_list_parse_is_dkimpys(parts: list[bytes]) -> None:
     """Same dict (same order) or the same exception (``InvalidTagSpec``, ``DuplicateTag``) with the same text."""
     text = b"".join(parts)
-    expected, got = _outcome(lambda: parse_tag_value(text)), _outcome(lambda: trust._tag_value_list(text))
+    expected, got = _outcome(lambda: parse_tag_value(text)), _outcome(lambda: signatures._tag_value_list(text))
     assert got == expected
     if expected[0] == "ok":
-        assert list(trust._tag_value_list(text)) == list(parse_tag_value(text))
+        assert list(signatures._tag_value_list(text)) == list(parse_tag_value(text))
 
 
 _TAG_VALUES = {
@@ -76,13 +77,13 @@ _TAG_VALUES = {
 @given(st.dictionaries(st.sampled_from(sorted(_TAG_VALUES)), st.integers(0, 7), min_size=3),
        st.sampled_from([dict.fromkeys((b"v", b"a", b"b", b"bh", b"d", b"h", b"s"), 0), {}]))
 def test_signature_field_validation_is_dkimpys(chosen: dict[bytes, int], base: dict[bytes, int]) -> None:
-    """:func:`trust._validate_signature_fields` raises what ``dkim.validate_signature_fields`` raises (or nothing), and
-    :func:`trust._surely_valid` says "valid" only when dkimpy accepts."""
+    """:func:`signatures._validate_signature_fields` raises what ``dkim.validate_signature_fields`` raises (or nothing), and
+    :func:`signatures._surely_valid` says "valid" only when dkimpy accepts."""
     picks = {**base, **chosen}
     sig = {tag: _TAG_VALUES[tag][i % len(_TAG_VALUES[tag])] for tag, i in picks.items()}
     expected = _outcome(lambda: dkim.validate_signature_fields(sig))
-    assert _outcome(lambda: trust._validate_signature_fields(sig)) == expected
-    if trust._surely_valid(sig):
+    assert _outcome(lambda: signatures._validate_signature_fields(sig)) == expected
+    if signatures._surely_valid(sig):
         assert expected == ("ok", None)
 
 
@@ -112,20 +113,21 @@ def _messages(draw: st.DrawFn, odd: bool = True) -> bytes:
 @SETTINGS
 @given(_messages())
 def test_reading_the_header_is_dkimpys(message: bytes) -> None:
-    """When :func:`trust._read_head` reads a message (else dkimpy's parser does), it has dkimpy's fields and body; its
-    relaxed lines are dkimpy's relaxed canonicalization; :func:`trust._signed_fields` finds :func:`trust.signed_part`."""
-    read = trust._read_head(message)
+    """When :func:`signatures._read_head` reads a message (else dkimpy's parser does), it has dkimpy's fields and
+    body; its relaxed lines are dkimpy's relaxed canonicalization; :func:`signatures._signed_fields` finds
+    :func:`signatures.signed_part`."""
+    read = signatures._read_head(message)
     parsed = _outcome(lambda: dkim.rfc822_parse(message))
     if read is not None:
         fields, body = read
         assert parsed == ("ok", ([[f[0], f[1]] for f in fields], body))
         assert [f[2] for f in fields] == [f[0].lower() for f in fields]
         canonical = RELAXED.canonicalize_headers([[f[0], f[1]] for f in fields])
-        assert [trust._relaxed_line(f) for f in fields] == [x + b":" + y for x, y in canonical]
+        assert [signatures._relaxed_line(f) for f in fields] == [x + b":" + y for x, y in canonical]
     elif b"\r\n\r\n" in message and message.count(b"\n") == message.count(b"\r\n") and parsed[0] == "ok":
         assert any(line in message for line in _ODD) or parsed[1][0] == []  # type: ignore[index]
-    part, count, _fast = trust._signed_fields(message)
-    assert (part, count) == trust.signed_part(message)
+    part, count, _fast = signatures._signed_fields(message)
+    assert (part, count) == signatures.signed_part(message)
 
 
 @SETTINGS
@@ -134,7 +136,7 @@ def test_reading_the_header_is_dkimpys(message: bytes) -> None:
 def test_selection_is_dkimpys_select_headers(names: list[bytes], include: list[bytes]) -> None:
     headers = [(n.upper() if i % 2 else n, b"%d" % i) for i, n in enumerate(names)]
     expected = dkim.select_headers(headers, include)
-    assert [headers[i] for i in trust._selection(tuple(names), tuple(include))] == expected
+    assert [headers[i] for i in signatures._selection(tuple(names), tuple(include))] == expected
 
 
 @SETTINGS
@@ -142,9 +144,9 @@ def test_selection_is_dkimpys_select_headers(names: list[bytes], include: list[b
                                  b"/", b"h", b"x", b"bh=", b"\r\n ", b"0", b"\x00"]), max_size=30))
 def test_emptying_b_and_relaxing_are_dkimpys(parts: list[bytes]) -> None:
     text = b"".join(parts)
-    assert trust._b_emptied(text) == dkim.RE_BTAG.sub(b"\\1", text)
-    assert trust._RE_BTAG_AT_B.sub(b"b\\1", text) == dkim.RE_BTAG.sub(b"\\1", text)
-    assert trust._relaxed_value(text) + b"\r\n" == RELAXED.canonicalize_headers([(b"x", text)])[0][1]
+    assert signatures._b_emptied(text) == dkim.RE_BTAG.sub(b"\\1", text)
+    assert signatures._RE_BTAG_AT_B.sub(b"b\\1", text) == dkim.RE_BTAG.sub(b"\\1", text)
+    assert signatures._relaxed_value(text) + b"\r\n" == RELAXED.canonicalize_headers([(b"x", text)])[0][1]
 
 
 @SETTINGS
@@ -152,7 +154,7 @@ def test_emptying_b_and_relaxing_are_dkimpys(parts: list[bytes]) -> None:
                                                         b"\x0b", b"\xff", b"+"]), max_size=20).map(b"".join))
 def test_the_reported_b_prefix_is_the_first_eight_non_space_characters(value: bytes) -> None:
     """What :func:`trust._check_dkim` reports of ``b=``: ``re.sub(r"\\s+", "", text)[:8]`` of the text as decoded."""
-    assert (value.translate(None, trust._STR_SPACES)[:8].decode("ascii", "replace")
+    assert (value.translate(None, signatures._STR_SPACES)[:8].decode("ascii", "replace")
             == re.sub(r"\s+", "", value.decode("ascii", "replace"))[:8])
 
 
@@ -171,15 +173,15 @@ def test_signature_layouts_are_dkimpys_fold(domain: bytes, selector: bytes, h: b
 
     digits = str(t).encode()
     b = bytes(random.Random(seed).choice(b"ABCxyz019+/=") for _ in range(blen))
-    fields = trust._signature_fields(domain, selector, h, bh, digits, b"0" * 60)
-    hashed = trust._hashed_signature_layout(domain, selector, h, bh, len(digits))
+    fields = signatures._signature_fields(domain, selector, h, bh, digits, b"0" * 60)
+    hashed = signatures._hashed_signature_layout(domain, selector, h, bh, len(digits))
     if hashed is not None:
         value = dkim.RE_BTAG.sub(b"\\1", dkim.fold(fields, namelen=14, linesep=b"\r\n"))
         [(name, canonical)] = RELAXED.canonicalize_headers([(b"DKIM-Signature", b" " + value)])
         assert hashed[0] + digits + hashed[1] == name + b":" + canonical.rstrip()
-    folded = trust._folded_signature_layout(domain, selector, h, bh, len(digits), len(b))
+    folded = signatures._folded_signature_layout(domain, selector, h, bh, len(digits), len(b))
     if folded is not None:
-        real = trust._signature_fields(domain, selector, h, bh, digits, b) + b"\r\n"
+        real = signatures._signature_fields(domain, selector, h, bh, digits, b) + b"\r\n"
         out = b"".join(text + (b if which else digits)[start:end] for text, which, start, end in folded[0]) + folded[1]
         assert out == dkim.fold(real, namelen=14, linesep=b"\r\n")
 
@@ -189,8 +191,8 @@ def test_the_usual_layouts_exist() -> None:
     h = b"from : to : subject : date : message-id : content-type : content-transfer-encoding : mime-version : from"
     bh = base64.b64encode(b"x" * 32)
     for domain in (b"example.org", b"lists.example.net", b"alumni.university.example"):
-        assert trust._hashed_signature_layout(domain, b"mail", h, bh, 10) is not None
-        assert trust._folded_signature_layout(domain, b"mail", h, bh, 10, 172) is not None
+        assert signatures._hashed_signature_layout(domain, b"mail", h, bh, 10) is not None
+        assert signatures._folded_signature_layout(domain, b"mail", h, bh, 10, 172) is not None
 
 
 # ---------------------------------------------------------------------------------------------- #
@@ -198,7 +200,7 @@ def test_the_usual_layouts_exist() -> None:
 
 
 class _PlainSigner(dkim.DKIM):
-    """:class:`trust._Signer`'s tags, signed by dkimpy's own ``DomainSigner.gen_header`` (canonicalization, hashing,
+    """:class:`signatures._Signer`'s tags, signed by dkimpy's own ``DomainSigner.gen_header`` (canonicalization, hashing,
     both folds, pure-Python RSA) over dkimpy's own parse of the message."""
 
     def sign_at(self, selector: bytes, domain: bytes, pk: dict, timestamp: int) -> bytes:
@@ -214,7 +216,7 @@ class _PlainSigner(dkim.DKIM):
 
 def _plain_sign(message: bytes, domain: str, selector: str, when: datetime) -> tuple[str, object]:
     def sign() -> str:
-        raw = _PlainSigner(message).sign_at(selector.encode(), domain.encode(), trust._private_key(domain),
+        raw = _PlainSigner(message).sign_at(selector.encode(), domain.encode(), signatures._private_key(domain),
                                             int(when.timestamp()))
         return raw.decode("ascii").rstrip("\r\n")
     return _outcome(sign)
@@ -225,14 +227,14 @@ def _plain_sign(message: bytes, domain: str, selector: str, when: datetime) -> t
        selector=st.sampled_from(["mail", "s1", "selector-with-a-rather-long-name-2026"]),
        when=st.sampled_from([WHEN, datetime(1970, 1, 2, tzinfo=timezone.utc), datetime(2286, 11, 21, tzinfo=timezone.utc)]))
 def test_signing_gives_dkimpys_bytes(message: bytes, domain: str, selector: str, when: datetime) -> None:
-    """:func:`trust.dkim_sign` (the fast path when the message allows it, else the signer) returns the field dkimpy's
+    """:func:`signatures.dkim_sign` (the fast path when the message allows it, else the signer) returns the field dkimpy's
     ``gen_header`` makes, or raises what dkimpy raises; the fast path is taken for every CRLF message it can read."""
-    trust._SIGNATURES.clear()
+    signatures._SIGNATURES.clear()
     expected = _plain_sign(message, domain, selector, when)
-    assert _outcome(lambda: trust.dkim_sign(message, domain, selector, when)) == expected
-    if trust._read_head(message) is not None:
-        fast = trust._sign_fields(message, domain.encode(), selector.encode(), int(when.timestamp()),
-                                  trust._private_key(domain))
+    assert _outcome(lambda: signatures.dkim_sign(message, domain, selector, when)) == expected
+    if signatures._read_head(message) is not None:
+        fast = signatures._sign_fields(message, domain.encode(), selector.encode(), int(when.timestamp()),
+                                  signatures._private_key(domain))
         assert fast is not None and fast.decode().rstrip("\r\n") == expected[1]
 
 
@@ -245,9 +247,9 @@ def test_both_rsa_backends_sign_the_same_bytes_on_the_fast_path(monkeypatch: pyt
     body = message[message.index(b"From:"):]
     fields = []
     for pure in (False, True):
-        monkeypatch.setattr(trust, "PURE_PYTHON_RSA", pure)
-        trust._SIGNATURES.clear()
-        fields.append([trust.dkim_sign(body, "example.org", "mail", WHEN.replace(second=s)) for s in range(3)])
+        monkeypatch.setattr(signatures, "PURE_PYTHON_RSA", pure)
+        signatures._SIGNATURES.clear()
+        fields.append([signatures.dkim_sign(body, "example.org", "mail", WHEN.replace(second=s)) for s in range(3)])
     assert fields[0] == fields[1] == [_plain_sign(body, "example.org", "mail", WHEN.replace(second=s))[1]
                                       for s in range(3)]
 
@@ -255,9 +257,9 @@ def test_both_rsa_backends_sign_the_same_bytes_on_the_fast_path(monkeypatch: pyt
 def test_a_large_field_is_signed_by_the_signer_itself() -> None:
     """A field over 4 KiB is not kept by the fast path's caches: the signer reads that message, with the same bytes."""
     message = b"From: a@example.org\r\nSubject: " + b"word " * 1000 + b"\r\n\r\nhi\r\n"
-    assert trust._read_head(message) is None
-    trust._SIGNATURES.clear()
-    assert trust.dkim_sign(message, "example.org", "mail", WHEN) == _plain_sign(message, "example.org", "mail", WHEN)[1]
+    assert signatures._read_head(message) is None
+    signatures._SIGNATURES.clear()
+    assert signatures.dkim_sign(message, "example.org", "mail", WHEN) == _plain_sign(message, "example.org", "mail", WHEN)[1]
 
 
 # ---------------------------------------------------------------------------------------------- #
@@ -325,19 +327,19 @@ def _dkimpy_checks_with(message: bytes, dnsfunc: Callable[..., bytes | None]) ->
 
 
 def _parser_checks(message: bytes) -> list[trust.DkimCheck]:
-    """:func:`trust._check_dkim` as it was before the fast path: :func:`trust.signed_part` read by dkimpy's parser."""
-    fast = trust._signed_fields
-    trust._signed_fields = lambda m: (*trust.signed_part(m), None)  # type: ignore[assignment]
+    """:func:`trust._check_dkim` as it was before the fast path: :func:`signatures.signed_part` read by dkimpy's parser."""
+    fast = signatures._signed_fields
+    signatures._signed_fields = lambda m: (*signatures.signed_part(m), None)  # type: ignore[assignment]
     try:
         trust._DKIM_CHECKS.clear()
         return list(trust._check_dkim(message, _Zones()))
     finally:
-        trust._signed_fields = fast  # type: ignore[assignment]
+        signatures._signed_fields = fast  # type: ignore[assignment]
         trust._DKIM_CHECKS.clear()
 
 
 def _bare_lf(message: bytes) -> bool:
-    """A line ending in LF alone: :func:`trust.signed_part` cuts the header at the first CRLF CRLF, dkimpy at the first
+    """A line ending in LF alone: :func:`signatures.signed_part` cuts the header at the first CRLF CRLF, dkimpy at the first
     empty line (an older difference, kept: mailhops' messages and ``verify_signatures``' input are CRLF throughout)."""
     return message.count(b"\n") != message.count(b"\r\n")
 
@@ -375,25 +377,25 @@ def test_verifying_gives_dkimpys_verdicts(message: bytes, sig_edit: tuple[bytes,
     message = b"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: hi\r\n" + message
     if b"\r\n\r\n" not in message:
         message += b"\r\n\r\n"
-    field = trust.dkim_sign(message, "example.org", "mail", WHEN).encode()
+    field = signatures.dkim_sign(message, "example.org", "mail", WHEN).encode()
     signed = field.replace(*sig_edit, 1) + b"\r\n" + message
     if second:
-        signed = trust.dkim_sign(signed, "lists.example.net", "mail", WHEN).encode() + b"\r\n" + signed
+        signed = signatures.dkim_sign(signed, "lists.example.net", "mail", WHEN).encode() + b"\r\n" + signed
     signed = b"".join(line + b"\r\n" for line in on_top) + signed.replace(*message_edit, 1)
     try:
         expected = _parser_checks(signed) if _bare_lf(signed) else _dkimpy_checks(signed)
     except dkim.MessageFormatError as err:  # dkimpy cannot read the message; the signed part may still be read
         expected = err  # type: ignore[assignment]
-    old = trust.PURE_PYTHON_RSA
-    trust.PURE_PYTHON_RSA = pure
+    old = signatures.PURE_PYTHON_RSA
+    signatures.PURE_PYTHON_RSA = pure
     try:
         trust._DKIM_CHECKS.clear()
         got = _outcome(lambda: list(trust._check_dkim(signed, _Zones())))
     finally:
-        trust.PURE_PYTHON_RSA = old
+        signatures.PURE_PYTHON_RSA = old
         trust._DKIM_CHECKS.clear()
     if isinstance(expected, Exception):  # what the signed part gives, read by dkimpy's parser
-        assert got == _outcome(lambda: _dkimpy_checks(trust.signed_part(signed)[0]))
+        assert got == _outcome(lambda: _dkimpy_checks(signatures.signed_part(signed)[0]))
     else:
         assert got == ("ok", expected)
     assert got == _outcome(lambda: _parser_checks(signed))
@@ -410,7 +412,7 @@ def test_every_signature_edit_gives_dkimpys_verdicts(sig_edit: tuple[bytes, byte
     delivered = send(sc.build(), sc.sender, sc.recipient, seed=1).message
     at = delivered.index(b"DKIM-Signature:")
     body = delivered[delivered.index(b"From:"):]
-    field = trust.dkim_sign(body, "example.org", "mail", WHEN).encode()
+    field = signatures.dkim_sign(body, "example.org", "mail", WHEN).encode()
     for message_edit in _MESSAGE_EDITS:
         signed = (delivered[:at] + field.replace(*sig_edit, 1) + b"\r\n" + body).replace(*message_edit, 1)
         trust._DKIM_CHECKS.clear()
@@ -419,24 +421,25 @@ def test_every_signature_edit_gives_dkimpys_verdicts(sig_edit: tuple[bytes, byte
         assert got == _parser_checks(signed), (sig_edit, message_edit)
         if not _bare_lf(signed):
             assert got == _dkimpy_checks(signed), (sig_edit, message_edit)
-        assert (trust._signed_fields(signed)[2] is None) == (sig_edit[1] in _MALFORMED)
+        assert (signatures._signed_fields(signed)[2] is None) == (sig_edit[1] in _MALFORMED)
 
 
 def test_the_fast_verifier_is_the_one_taken_and_agrees_with_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     """A real journey's message at the MX is read by the fast path, and the checks equal those of dkimpy's parser
-    (:class:`trust._Verifier`), signature by signature."""
+    (:class:`signatures._Verifier`), signature by signature."""
     from mailhops.scenarios import get, names
 
     for name in names():
         journey = get(name).run(seed=3)
         view = trust.dns_for(journey.topology)
-        part, count, fast = trust._signed_fields(journey.message)
-        assert (part, count) == trust.signed_part(journey.message)
+        part, count, fast = signatures._signed_fields(journey.message)
+        assert (part, count) == signatures.signed_part(journey.message)
         assert fast is not None or count == 0, name
         trust._DKIM_CHECKS.clear()
         quick = trust._check_dkim(journey.message, view)
         trust._DKIM_CHECKS.clear()
-        monkeypatch.setattr(trust, "_signed_fields", lambda m: (*trust.signed_part(m), None))
+        # (patched where trust._check_dkim looks it up: trust imports it from signatures)
+        monkeypatch.setattr(trust, "_signed_fields", lambda m: (*signatures.signed_part(m), None))
         slow = trust._check_dkim(journey.message, view)
         monkeypatch.undo()
         trust._DKIM_CHECKS.clear()
@@ -447,7 +450,7 @@ def test_the_fast_verifier_is_the_one_taken_and_agrees_with_the_parser(monkeypat
 def test_a_signature_too_far_in_the_future_is_dkimpys_validation_error() -> None:
     message = b"From: a@example.org\r\n\r\nhi\r\n"
     later = datetime.fromtimestamp(int(time.time()) + 10 * 86400, tz=timezone.utc)
-    signed = trust.dkim_sign(message, "example.org", "mail", later).encode() + b"\r\n" + message
+    signed = signatures.dkim_sign(message, "example.org", "mail", later).encode() + b"\r\n" + message
     trust._DKIM_CHECKS.clear()
     (check,) = trust._check_dkim(signed, _Zones())
     assert check.result == "fail" and check.reason.startswith("t= value is in the future")
@@ -457,17 +460,17 @@ def test_a_signature_too_far_in_the_future_is_dkimpys_validation_error() -> None
 def test_the_fast_paths_caches_stay_bounded() -> None:
     for i in range(1500):
         message = b"From: a@example.org\r\nSubject: %d\r\nX-Big: %s\r\n\r\nhi\r\n" % (i, b"y" * (i % 50))
-        field = trust.dkim_sign(message, "example.org", "mail", WHEN).encode()
+        field = signatures.dkim_sign(message, "example.org", "mail", WHEN).encode()
         trust._check_dkim(field + b"\r\n" + message, _Zones())
-    for cached in (trust._known_field, trust._relaxed_line, trust._part_name, trust._selected, trust._signing_plan,
-                   trust._hashed_signature_layout, trust._folded_signature_layout, trust._split_h, trust._names_signed,
-                   trust._written_layout):
+    for cached in (signatures._known_field, signatures._relaxed_line, signatures._part_name, signatures._selected,
+                   signatures._signing_plan, signatures._hashed_signature_layout, signatures._folded_signature_layout,
+                   signatures._split_h, signatures._names_signed, signatures._written_layout):
         info = cached.cache_info()
         assert info.currsize <= info.maxsize
-    assert len(trust._KEYS_OF) <= 64
-    assert len(trust._WRITTEN) <= 64
+    assert len(signatures._KEYS_OF) <= 64
+    assert len(signatures._WRITTEN) <= 64
     with pytest.raises(InvalidTagValueList):
-        trust._tag_value_list(b"v=1; v=2")
+        signatures._tag_value_list(b"v=1; v=2")
 
 
 # ---------------------------------------------------------------------------------------------- #
@@ -485,26 +488,26 @@ _ODD_TOKENS = st.text(st.sampled_from("ab. -:;=\tb"), min_size=1, max_size=70).m
        signature=st.binary(min_size=1, max_size=300))
 def test_what_the_signer_remembers_is_what_the_verifier_reads(domain: bytes, selector: bytes, h: bytes, bh: bytes,
                                                               t: int, signature: bytes) -> None:
-    """For any tags and any ``b=`` base64 makes: the parse, the validation and the relaxed line :func:`trust._sign_fields`
-    keeps for its field (:func:`trust._written_layout`, :func:`trust._remember_written`) are dkimpy's
+    """For any tags and any ``b=`` base64 makes: the parse, the validation and the relaxed line :func:`signatures._sign_fields`
+    keeps for its field (:func:`signatures._written_layout`, :func:`signatures._remember_written`) are dkimpy's
     ``parse_tag_value``, ``validate_signature_fields`` and relaxed canonicalization of the ``b=``-emptied field, as a
     verifier reads the field out of a header block."""
     digits, b = str(t).encode(), base64.b64encode(signature)
-    field = b"DKIM-Signature: " + dkim.fold(trust._signature_fields(domain, selector, h, bh, digits, b) + b"\r\n",
+    field = b"DKIM-Signature: " + dkim.fold(signatures._signature_fields(domain, selector, h, bh, digits, b) + b"\r\n",
                                             namelen=14, linesep=b"\r\n")
-    written = trust._written_layout(domain, selector, h, bh, len(digits), len(b))
+    written = signatures._written_layout(domain, selector, h, bh, len(digits), len(b))
     if written is None:
         return
-    saved = list(trust._WRITTEN.items())
-    trust._WRITTEN.clear()
+    saved = list(signatures._WRITTEN.items())
+    signatures._WRITTEN.clear()
     try:
-        trust._remember_written(field, t, digits, written)
-        remembered = list(trust._WRITTEN.items())
+        signatures._remember_written(field, t, digits, written)
+        remembered = list(signatures._WRITTEN.items())
     finally:
-        trust._WRITTEN.clear()
-        trust._WRITTEN.update(saved)
-    raw = trust._FIELD_SPLIT.split(field.rstrip(b"\r\n") + b"\r\nTo: b")[0]  # cut out of a header block
-    parsed = trust._parse_field(raw)
+        signatures._WRITTEN.clear()
+        signatures._WRITTEN.update(saved)
+    raw = signatures._FIELD_SPLIT.split(field.rstrip(b"\r\n") + b"\r\nTo: b")[0]  # cut out of a header block
+    parsed = signatures._parse_field(raw)
     assert parsed is not None and parsed[2] == b"dkim-signature"
     value = parsed[1].strip()
     if len(value) > 4096:
@@ -514,7 +517,7 @@ def test_what_the_signer_remembers_is_what_the_verifier_reads(domain: bytes, sel
     assert key == value == raw[raw.index(b":") + 1:].strip() and full == parsed[1]
     assert ("ok", tags) == _outcome(lambda: parse_tag_value(value))
     assert list(tags) == list(parse_tag_value(value))
-    assert valid == trust._surely_valid(tags)
+    assert valid == signatures._surely_valid(tags)
     if valid:
         assert _outcome(lambda: dkim.validate_signature_fields(parse_tag_value(value))) == ("ok", None)
     if line is not None:
@@ -523,7 +526,7 @@ def test_what_the_signer_remembers_is_what_the_verifier_reads(domain: bytes, sel
 
 
 def test_the_usual_signatures_are_remembered_and_read_so() -> None:
-    """A journey's signature is in :data:`trust._WRITTEN` when its MX checks it, and the MX concludes the same without."""
+    """A journey's signature is in :data:`signatures._WRITTEN` when its MX checks it, and the MX concludes the same without."""
     from mailhops.scenarios import get
     from mailhops.simulate import send
 
@@ -532,19 +535,19 @@ def test_the_usual_signatures_are_remembered_and_read_so() -> None:
     view = trust.dns_for(topo)
     message = send(topo, sc.sender, sc.recipient, seed=424242).message
     at = message.index(b"DKIM-Signature:")
-    raw = trust._FIELD_SPLIT.split(message[at:])[0]
-    written = trust._WRITTEN.get(raw[15:].strip())
+    raw = signatures._FIELD_SPLIT.split(message[at:])[0]
+    written = signatures._WRITTEN.get(raw[15:].strip())
     assert written is not None and written[1] and written[3] is not None
     trust._DKIM_CHECKS.clear()
     remembered = trust._check_dkim(message, view)
-    saved = list(trust._WRITTEN.items())
-    trust._WRITTEN.clear()
+    saved = list(signatures._WRITTEN.items())
+    signatures._WRITTEN.clear()
     trust._DKIM_CHECKS.clear()
     try:
         assert trust._check_dkim(message, view) == remembered
         assert [c.result for c in remembered] == ["pass"]
     finally:
-        trust._WRITTEN.update(saved)
+        signatures._WRITTEN.update(saved)
         trust._DKIM_CHECKS.clear()
 
 

@@ -7,7 +7,9 @@ Each says in its docstring what it was checked against. The shared modules hold 
 :mod:`.smtp` (replies, envelope, session), :mod:`.headers` (trace-header helpers, hop counting),
 :mod:`.roles` (what a submission server, relay, MX, filter, forwarder or mailbox server decides, where it
 sends the message next), :mod:`.filters` (SpamAssassin-like scoring, EICAR), :mod:`.dsn` (bounces) and
-:mod:`.message` (the message a client writes). Both transports — the simulator and the live servers — call
+:mod:`.message` (the message a client writes), :mod:`.policy` (greylisting, blocklists, reverse-DNS checks),
+:mod:`.trust` (who signs, what a receiving MX concludes about SPF, DKIM, ARC and DMARC, SRS and lists) over
+:mod:`.signatures` (DKIM and ARC signatures made and checked with dkimpy). Both transports — the simulator and the live servers — call
 these plain functions of (topology, server, envelope, message, clock), so they cannot drift apart.
 
 The flavour protocol (:class:`Flavour`): every flavour module defines ``NAME``, ``WITH_WORD``,

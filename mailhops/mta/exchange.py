@@ -34,6 +34,7 @@ Received: from mail.example.org (192.0.2.25) by mx.example.net (198.51.100.25)
 
 from __future__ import annotations
 
+import functools
 import random
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -80,31 +81,51 @@ def received(
     text = f"from {helo or rdns or 'unknown'} ({ip}) {by} with Microsoft SMTP Server"
     if tls:
         text += " (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384)"
-    text += f" id {queue_id}" + (f" via {via}" if via else "") + f"; {rfc5322_date(date, day='2')}"
-    return "Received: " + fold_spaces(text, first=len("Received: "))
+    text += f" id {queue_id}" + (f" via {via}" if via else "") + ";"
+    # all but the date is the same for every message over this hop: its folding is worked out once
+    return "Received: " + fold_spaces(rfc5322_date(date, day="2"), first=len("Received: "), after=text)
 
 
-def fold_spaces(text: str, *, first: int, width: int = 78) -> str:
-    """Fold like Exchange does: break at spaces, continuation lines start with one space.
+def fold_spaces(text: str, *, first: int, width: int = 78, after: str | None = None) -> str:
+    """Fold like Exchange does: break at spaces, continuation lines start with one space. With ``after``, fold
+    ``after + " " + text`` (the folding of ``after`` is remembered: it is the part of a header that repeats).
 
     >>> fold_spaces("a " * 5, first=70)
     'a a a a\\r\\n a '
+    >>> fold_spaces("2026", first=70, after="a a a a") == fold_spaces("a a a a 2026", first=70)
+    True
     """
-    out: list[str] = []
-    words: list[str] = []  # the current line, word by word
-    size = 0  # its length (0: the line is still empty, and an empty word keeps it so)
-    limit = width - first
+    out, words, size, limit = _fold_start(after, first, width) if after is not None else ((), (), 0, width - first)
+    out, words = list(out), list(words)
     for word in text.split(" "):
-        if size and size + 1 + len(word) > limit:  # the word does not fit: it starts the next line
-            out.append(" ".join(words))
-            words, size, limit = [word], len(word), width - 1
-        elif size:
-            words.append(word)
-            size += 1 + len(word)
-        else:
-            words, size = [word], len(word)
+        size, limit = _fold_word(out, words, word, size, limit, width)
     out.append(" ".join(words))
     return (CRLF + " ").join(out)
+
+
+def _fold_word(out: list[str], words: list[str], word: str, size: int, limit: int, width: int) -> tuple[int, int]:
+    """Add ``word`` to the line being folded (``words``, ``size`` characters long; 0: still empty, and an empty
+    word keeps it so), or start the next line with it; returns the new (size, limit)."""
+    if size and size + 1 + len(word) > limit:  # the word does not fit: it starts the next line
+        out.append(" ".join(words))
+        words[:] = [word]
+        return len(word), width - 1
+    if size:
+        words.append(word)
+        return size + 1 + len(word), limit
+    words[:] = [word]
+    return len(word), limit
+
+
+@functools.lru_cache(maxsize=256)
+def _fold_start(text: str, first: int, width: int) -> tuple[tuple[str, ...], tuple[str, ...], int, int]:
+    """The folding state after the words of ``text``: (lines done, words of the current line, its size, limit)."""
+    out: list[str] = []
+    words: list[str] = []
+    size, limit = 0, width - first
+    for word in text.split(" "):
+        size, limit = _fold_word(out, words, word, size, limit, width)
+    return tuple(out), tuple(words), size, limit
 
 
 def extra_received(rng: random.Random, when: datetime) -> list[str]:
@@ -248,6 +269,7 @@ def received_spf(verdict: Verdict) -> str:
     return _fold(f"Received-SPF: {word} ({me}: {comment}) receiver={me}; client-ip={ip}; helo={verdict.helo};")
 
 
+@functools.lru_cache(maxsize=256)
 def _fold(text: str, width: int = 78) -> str:
     """Fold at spaces, each continuation line starting with one space (as Exchange folds its headers)."""
     lines, line = [], ""

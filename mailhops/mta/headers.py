@@ -224,13 +224,42 @@ def strip_fields(message: bytes, prefixes: tuple[str, ...]) -> bytes:
     b'Subject: hi\\r\\n\\r\\nbody'
     """
     head, sep, body = message.partition(b"\r\n\r\n")
-    wanted = _prefixes(prefixes)
-    lowered = head.lower()
-    found = [at for at in (lowered.find(w) for w in wanted) if at >= 0]
-    if not found:
+    stripped = _strip_head(head, _prefixes(prefixes))
+    return message if stripped is head else stripped + sep + body
+
+
+def replace_at_bottom(message: bytes, fields: list[str]) -> bytes:
+    """Remove every header field named like one of ``fields``, then put ``fields`` at the bottom of the header block
+    (how Exchange rewrites its organisation headers at each of its hops): :func:`strip_fields`, then :func:`append`.
+
+    >>> replace_at_bottom(b"X-Org-A: 1\\r\\nSubject: hi\\r\\n\\r\\nbody", ["X-Org-A: 2"])
+    b'Subject: hi\\r\\nX-Org-A: 2\\r\\n\\r\\nbody'
+    """
+    if not fields:
         return message
+    head, sep, body = message.partition(b"\r\n\r\n")
+    head = _strip_head(head, _field_names(tuple(fields)))
+    return head + (CRLF + CRLF.join(fields)).encode("utf-8") + sep + body
+
+
+@functools.lru_cache(maxsize=32)
+def _field_names(fields: tuple[str, ...]) -> tuple[bytes, ...]:
+    return _prefixes(tuple(f.split(":")[0] + ":" for f in fields))
+
+
+def _strip_head(head: bytes, wanted: tuple[bytes, ...]) -> bytes:
+    """``head`` (a header block) without the fields whose lower-case names start with one of ``wanted``; ``head``
+    itself when there are none."""
+    lowered = head.lower()
+    first = -1
+    for w in wanted:
+        at = lowered.find(w)
+        if at >= 0 and (first < 0 or at < first):
+            first = at
+    if first < 0:
+        return head
     # the lines above the first line that names a prefix anywhere are all kept as they are
-    cut = head.rfind(b"\r\n", 0, min(found))
+    cut = head.rfind(b"\r\n", 0, first)
     kept: list[bytes] = [head[:cut]] if cut >= 0 else []
     start = cut + 2 if cut >= 0 else 0
     dropping = False
@@ -242,7 +271,7 @@ def strip_fields(message: bytes, prefixes: tuple[str, ...]) -> bytes:
         dropping = low.startswith(wanted)
         if not dropping:
             kept.append(line)
-    return b"\r\n".join(kept) + sep + body
+    return b"\r\n".join(kept)
 
 
 @functools.lru_cache(maxsize=32)
@@ -259,11 +288,20 @@ def _header_block(raw: bytes) -> bytes:
     >>> _header_block(b"A: 1\\r\\nB: 2\\r\\n\\r\\nbody\\n\\nmore"), _header_block(b"A: 1\\n\\nbody"), _header_block(b"A: 1")
     (b'A: 1\\r\\nB: 2', b'A: 1', b'A: 1')
     """
-    end = raw.find(b"\r\n\r\n")
-    alt = raw.find(b"\n\n", 0, end if end >= 0 else len(raw))  # a bare LF LF counts only before the CRLF CRLF
-    if alt >= 0:
-        return raw[:alt]
-    return raw[:end] if end >= 0 else raw
+    at = 0
+    while True:  # the first LF LF, or LF CR LF that ends a CR LF CR LF (the regex engine skips to each LF)
+        found = _BLANK_LINE.search(raw, at)
+        if found is None:
+            return raw
+        start = found.start()
+        if found.end() - start == 2:
+            return raw[:start]
+        if start and raw[start - 1] == 0x0D:
+            return raw[:start - 1]
+        at = start + 1
+
+
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 
 
 def count_hops(message: bytes | str | Message) -> int:
@@ -286,17 +324,15 @@ def count_fields(message: bytes, names: tuple[str, ...]) -> int:
     """
     block = b"\n" + _header_block(message).lower()
     count = 0
-    for needle, blank in _needles(names):  # a line that starts with the name, then optional blanks and the colon
-        count += block.count(needle + b":")
-        if needle + b" " in block or needle + b"\t" in block:  # "Received :" (rare): the blanks before the colon
-            count += len(blank.findall(block))
+    for colon, blank in _needles(names):  # a line that starts with the name, then optional blanks and the colon
+        count += block.count(colon) + len(blank.findall(block))  # "Received:", and the rare "Received :"
     return count
 
 
 @functools.lru_cache(maxsize=32)
 def _needles(names: tuple[str, ...]) -> tuple[tuple[bytes, re.Pattern[bytes]], ...]:
     needles = [b"\n" + n.lower().encode("ascii") for n in dict.fromkeys(names)]
-    return tuple((n, re.compile(re.escape(n) + rb"[ \t]+:")) for n in needles)
+    return tuple((n + b":", re.compile(re.escape(n) + rb"[ \t]+:")) for n in needles)
 
 
 def parse(message: bytes) -> Message:

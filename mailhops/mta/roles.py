@@ -297,8 +297,7 @@ def stamp(
     message = arrived = header_firewall(server, session, message)  # what the trust checks read (as data_reply)
     organisation = mta.organisation_headers(server, session)
     if organisation:  # Exchange rewrites its organisation headers at each of its hops rather than adding more
-        message = hdr.append(hdr.strip_fields(message, tuple(h.split(":")[0] + ":" for h in organisation)),
-                             organisation)
+        message = hdr.replace_at_bottom(message, organisation)
     spf = []
     if is_inbound_boundary(server, session):  # SPF, DKIM, ARC and DMARC, written the way this MTA writes them
         verdict = trust.evaluate(topology, server, session, envelope, arrived, dns_view)
