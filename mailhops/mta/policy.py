@@ -55,7 +55,7 @@ def wording(server: Server, name: str) -> object:
     from . import FLAVOURS  # the registry imports the MTA modules, which may import this one
 
     module: ModuleType = FLAVOURS.get(server.mta, postfix)
-    return getattr(module, name, None) or getattr(postfix, name)
+    return vars(module).get(name) or getattr(postfix, name)
 
 
 def sending_ip(session: Session) -> str:

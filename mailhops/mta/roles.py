@@ -333,6 +333,9 @@ def stamp(
 # -- content filters behind Postfix: the loopback hops (amavisd-new, ClamSMTP) ----------------------------------
 
 
+_NONE: dict[str, str] = {}
+
+
 def content_filter(server: Server) -> str | None:
     """The content filter ``server``'s MTA hands each message to over loopback: ``"amavis"`` or ``"clamsmtp"``
     behind Postfix (its ``CONTENT_FILTERS``), else ``None`` (the other MTAs run SpamAssassin or ClamAV from a milter
@@ -343,7 +346,7 @@ def content_filter(server: Server) -> str | None:
     >>> content_filter(Server("spamfilter.example.net", "filter", "198.51.100.60", mta="exim")) is None
     True
     """
-    return getattr(_mta(server), "CONTENT_FILTERS", {}).get(server.role)
+    return vars(_mta(server)).get("CONTENT_FILTERS", _NONE).get(server.role)  # vars: no AttributeError raised
 
 
 @dataclass
@@ -469,7 +472,7 @@ ORGANISATION_PREFIXES: tuple[str, ...] = tuple(
 
 def _speaks_lmtp(server: Server) -> bool:
     """Does this mailbox server take mail over LMTP (Dovecot), or over its MTA's own SMTP (Exchange)?"""
-    return getattr(_mta(server), "SPEAKS_LMTP", True)
+    return vars(_mta(server)).get("SPEAKS_LMTP", True)
 
 
 def _transport_via(trace: ModuleType, server: Server, session: Session) -> dict[str, str]:
@@ -505,7 +508,7 @@ def spf_headers(topology: Topology, server: Server, session: Session, envelope: 
     if verdict is None:
         verdict = trust.evaluate(topology, server, session, envelope, b"", dns_view)
     prop = f"smtp.mailfrom={envelope.mail_from}" if envelope.mail_from else f"smtp.helo={verdict.helo}"
-    writer = getattr(_mta(server), "received_spf", None) or FLAVOURS["postfix"].received_spf
+    writer = vars(_mta(server)).get("received_spf") or FLAVOURS["postfix"].received_spf
     return [writer(verdict), f"Authentication-Results: {server.name};{CRLF}\tspf={verdict.spf} {prop}"]
 
 
@@ -645,7 +648,7 @@ def local_forward(server: Server, address: str, message: bytes) -> tuple[Reply |
     554 5.4.6 mail forwarding loop for team@example.net
     """
     mta = _mta(server)
-    if not getattr(mta, "DELIVERED_TO_LOOPS", False):
+    if not vars(mta).get("DELIVERED_TO_LOOPS", False):
         return None, None
     if address.lower() in delivered_to(message):
         return mta.forwarding_loop(address), None

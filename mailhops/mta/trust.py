@@ -473,7 +473,7 @@ def dmarc_refusal(topology: Topology, server: Server, session: Session, envelope
     verdict = evaluate(topology, server, session, envelope, message, dns_view)
     if verdict.disposition != "reject":
         return None
-    wording = getattr(flavour, "dmarc_reject", None)
+    wording = vars(flavour).get("dmarc_reject")
     if wording is not None:
         return wording(verdict.from_domain)
     return Reply(550, "5.7.1", f"rejected by DMARC policy for {verdict.from_domain}")
@@ -542,7 +542,7 @@ def auth_fields(flavour: ModuleType, verdict: Verdict, qid: str | None, spf_fiel
     """
     from . import postfix
 
-    writer = getattr(flavour, "authentication_results", None) or postfix.authentication_results
+    writer = vars(flavour).get("authentication_results") or postfix.authentication_results
     return writer(verdict, qid, spf_fields)
 
 
