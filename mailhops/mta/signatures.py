@@ -424,6 +424,18 @@ def _rfc822_parse(message: bytes) -> tuple[list, bytes]:
     return headers, b""
 
 
+def _check_body_hash(canon_policy: CanonicalizationPolicy, sig: dict, body: bytes, length: bytes | None) -> None:
+    """dkimpy's body-hash step of ``verify_sig_process``: raise as it does when ``bh=`` does not match the body
+    (``base64.b64decode`` of the value without whitespace, done by ``binascii`` directly: the same bytes)."""
+    bodyhash = _body_hash(canon_policy, sig[b"a"], body, length)
+    try:
+        bh = binascii.a2b_base64(sig[b"bh"].translate(None, _SPACES))
+    except TypeError as e:
+        raise dkim.MessageFormatError(str(e)) from None
+    if bodyhash != bh:
+        raise dkim.ValidationError(f"body hash mismatch (got {base64.b64encode(bodyhash)}, expected {sig[b'bh']})")
+
+
 class _Parsing(dkim.DomainSigner):
     """Reads the message with :func:`_rfc822_parse` (dkimpy's parser, its patterns compiled once)."""
 
@@ -519,15 +531,7 @@ class _Verifying(_Parsing):
             raise dkim.MessageFormatError(f"invalid c= value: {e.args[0]}") from None
         hasher = dkim.HASH_ALGORITHMS[sig[b"a"]]
         if b"bh" in sig:
-            length = sig[b"l"] if b"l" in sig and not self.tlsrpt else None
-            bodyhash = _body_hash(canon_policy, sig[b"a"], self.body, length)
-            try:
-                bh = base64.b64decode(re.sub(rb"\s+", b"", sig[b"bh"]))
-            except TypeError as e:
-                raise dkim.MessageFormatError(str(e)) from None
-            if bodyhash != bh:
-                raise dkim.ValidationError(
-                    f"body hash mismatch (got {base64.b64encode(bodyhash)}, expected {sig[b'bh']})")
+            _check_body_hash(canon_policy, sig, self.body, sig[b"l"] if b"l" in sig and not self.tlsrpt else None)
         if b"from" in include_headers:
             include_headers.append(b"from")
         h = dkim.HashThrough(hasher(), self.debug_content)
@@ -986,14 +990,7 @@ class _FieldVerifier:
         canon_policy = _policy(sig.get(b"c", b"simple/simple"))
         hasher = dkim.HASH_ALGORITHMS[sig[b"a"]]
         if b"bh" in sig:
-            bodyhash = _body_hash(canon_policy, sig[b"a"], self.body, sig.get(b"l"))
-            try:
-                bh = binascii.a2b_base64(sig[b"bh"].translate(None, _SPACES))  # base64.b64decode of bytes
-            except TypeError as e:
-                raise dkim.MessageFormatError(str(e)) from None
-            if bodyhash != bh:
-                raise dkim.ValidationError(
-                    f"body hash mismatch (got {base64.b64encode(bodyhash)}, expected {sig[b'bh']})")
+            _check_body_hash(canon_policy, sig, self.body, sig.get(b"l"))
         if b"from" in include_headers:
             include_headers += (b"from",)
         relaxed = canon_policy.header_algorithm is Relaxed
