@@ -97,7 +97,9 @@ def from_name(claimed: str | None, reverse: str | None) -> str | None:
 def queue_id(server: Server, rng: random.Random, when: datetime) -> str | None:
     """A Sendmail queue id: the time in base 60, two more base-60 digits, six digits of pid."""
     u = when.astimezone(timezone.utc)
-    stamp = "".join(_B60[v % 60] for v in (u.year - 1900, u.month - 1, u.day, u.hour, u.minute, u.second))
+    b60 = _B60
+    stamp = (b60[(u.year - 1900) % 60] + b60[(u.month - 1) % 60] + b60[u.day % 60] + b60[u.hour % 60]
+             + b60[u.minute % 60] + b60[u.second % 60])
     return f"{stamp}{rng.choice(_B60)}{rng.choice(_B60)}{rng.randint(0, 999999):06d}"
 
 
